@@ -1,0 +1,127 @@
+"""Turn user values (Python, numpy, torch, JAX, lists) into floats and arrays.
+
+The one place that knows about frameworks. torch and JAX are recognised by the
+module of the value's type, so neither is imported unless the user passed one
+of their arrays.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def _framework(value: Any) -> str:
+    module = type(value).__module__
+    return module.partition(".")[0]
+
+
+def _torch_to_numpy(tensor: Any) -> np.ndarray:
+    tensor = tensor.detach()
+    if str(tensor.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+        tensor = tensor.float()
+    return tensor.cpu().numpy()
+
+
+def to_numpy(value: Any, name: str = "value") -> np.ndarray:
+    """Return ``value`` as a numpy array (no copy when it already is one).
+
+    Accepts numpy arrays and scalars, torch tensors (any device, with or without
+    grad), JAX arrays, anything with ``__array__``, Python numbers and nested
+    lists/tuples of numbers.
+
+    Raises:
+        TypeError: naming ``name`` when the value is none of those.
+    """
+    if isinstance(value, np.ndarray):
+        return value
+    framework = _framework(value)
+    if framework == "torch" and hasattr(value, "detach"):
+        return _torch_to_numpy(value)
+    if isinstance(value, (np.generic, numbers.Number, list, tuple)) or hasattr(
+        value, "__array__"
+    ):
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"{name} must be an array or number, got {type(value).__name__}")
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    raise TypeError(
+        f"{name} must be a numpy array, torch tensor, JAX array, number or list, "
+        f"got {type(value).__module__}.{type(value).__qualname__}"
+    )
+
+
+def to_float(value: Any, name: str = "value") -> float:
+    """Return a single number as a Python float.
+
+    Accepts Python numbers and bools, numpy scalars and one-element arrays,
+    one-element torch tensors (on any device) and JAX arrays.
+
+    Raises:
+        TypeError: the value is not numeric.
+        ValueError: the value has more than one element.
+    """
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int or kind is bool:
+        return _int_to_float(value)
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number, got {kind.__name__} {value!r:.60}")
+    if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
+        return float(value)
+    if _framework(value) == "torch" and hasattr(value, "numel"):
+        if value.numel() != 1:
+            raise ValueError(
+                f"{name} must have exactly one element, got a tensor of shape "
+                f"{tuple(value.shape)}"
+            )
+        if value.is_complex():
+            raise TypeError(f"{name} must be real, got a complex tensor")
+        return float(value.detach().reshape(()).item())
+    array = to_numpy(value, name)
+    if array.size != 1:
+        raise ValueError(f"{name} must have exactly one element, got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(
+        array
+    ):
+        raise TypeError(f"{name} must be a real number, got dtype {array.dtype}")
+    return float(array.reshape(()))
+
+
+def _int_to_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond float range
+        return float("inf") if value > 0 else float("-inf")
+
+
+def to_step(step: Any, name: str = "global_step") -> int:
+    """Return a step as a Python int in int64 range (whole floats are accepted)."""
+    if type(step) is int or (isinstance(step, numbers.Integral) and not isinstance(step, bool)):
+        result = int(step)
+    else:
+        if isinstance(step, bool):
+            raise TypeError(f"{name} must be an int, got bool")
+        value = to_float(step, name)
+        if not value.is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        result = int(value)
+    if not -(2**63) <= result < 2**63:
+        raise ValueError(f"{name} must fit in int64, got {result}")
+    return result
+
+
+def to_walltime(walltime: Any) -> float:
+    """Return a finite wall time in seconds (TensorBoard's Rust loader drops NaN)."""
+    try:
+        result = to_float(walltime, "walltime")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"walltime must be a number of seconds: {exc}") from exc
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ValueError(f"walltime must be finite, got {result}")
+    return result

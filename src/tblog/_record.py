@@ -1,0 +1,85 @@
+"""TFRecord framing: bytes in, bytes out.
+
+A record is ``u64 length (little-endian) | u32 masked CRC32C of those 8 bytes |
+data | u32 masked CRC32C of data``. TensorBoard's loaders check both CRCs.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from crc32c import crc32c
+
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+_MASK_DELTA = 0xA282EAD8
+
+# Records of one tag have the same length over and over (a scalar event is
+# ~40-60 bytes), so the 12-byte header is worth caching for small lengths.
+_HEADER_CACHE: dict[int, bytes] = {}
+_HEADER_CACHE_MAX_LENGTH = 4096
+
+
+def masked_crc32c(data: bytes) -> int:
+    """CRC32C of ``data``, rotated and offset as TFRecord stores it."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def _header(length: int) -> bytes:
+    header = _HEADER_CACHE.get(length)
+    if header is None:
+        packed = _U64.pack(length)
+        header = packed + _U32.pack(masked_crc32c(packed))
+        if length <= _HEADER_CACHE_MAX_LENGTH:
+            _HEADER_CACHE[length] = header
+    return header
+
+
+def frame(data: bytes) -> bytes:
+    """Wrap one serialized record in TFRecord framing."""
+    crc = crc32c(data)
+    footer = _U32.pack((((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF)
+    return _header(len(data)) + data + footer
+
+
+class RecordError(ValueError):
+    """A record whose framing or checksum is wrong."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} at offset {offset}")
+        self.offset = offset
+
+
+class TruncatedRecord(RecordError):
+    """The stream ends inside a record (e.g. a writer killed mid-write)."""
+
+
+def read_records(stream: BinaryIO) -> Iterator[bytes]:
+    """Yield the data of each record, checking both CRCs.
+
+    Raises:
+        TruncatedRecord: the stream ends inside a record.
+        RecordError: a length or data CRC does not match.
+    """
+    offset = 0
+    while True:
+        header = stream.read(12)
+        if not header:
+            return
+        if len(header) < 12:
+            raise TruncatedRecord("truncated record header", offset)
+        (length,) = _U64.unpack_from(header)
+        (length_crc,) = _U32.unpack_from(header, 8)
+        if masked_crc32c(header[:8]) != length_crc:
+            raise RecordError("bad length CRC", offset)
+        body = stream.read(length + 4)
+        if len(body) < length + 4:
+            raise TruncatedRecord("truncated record data", offset)
+        data = body[:length]
+        if masked_crc32c(data) != _U32.unpack_from(body, length)[0]:
+            raise RecordError("bad data CRC", offset)
+        yield data
+        offset += 12 + length + 4

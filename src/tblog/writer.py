@@ -1,0 +1,329 @@
+"""``SummaryWriter`` and ``FileWriter``: the drop-in facade.
+
+``SummaryWriter`` converts user arguments (``tblog._convert``), builds summaries
+(``tblog.summary``) and hands serialized events to a ``FileWriter``, which owns
+one event file (``tblog._event_file``). Nothing here encodes data itself except
+the scalar hot path, which uses ``tblog._scalar_event``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tblog import _convert
+from tblog._event_file import EventFileWriter, _Serializable
+from tblog._scalar_event import ScalarEventEncoder
+from tblog.proto import event_pb2, summary_pb2
+from tblog.summary import scalar as scalar_summary
+
+_time = time.time
+
+
+class FileWriter:
+    """Writes ``Event`` protos to one event file in ``log_dir`` (torch's API).
+
+    Args:
+        log_dir: directory of the run; created if missing.
+        max_queue: events buffered before they are written to the OS.
+        flush_secs: at most this many seconds between a write and the OS.
+        filename_suffix: appended to the event file name.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str],
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+    ) -> None:
+        self._log_dir = os.fspath(log_dir)
+        self.event_writer = EventFileWriter(self._log_dir, max_queue, flush_secs, filename_suffix)
+
+    def get_logdir(self) -> str:
+        """The run directory this writer writes into."""
+        return self._log_dir
+
+    @property
+    def closed(self) -> bool:
+        return self.event_writer.closed
+
+    def add_event(
+        self, event: _Serializable, step: int | None = None, walltime: float | None = None
+    ) -> None:
+        """Write an ``Event`` (tblog's or tensorboard's), setting its time and step.
+
+        ``walltime`` defaults to now; ``step`` replaces the event's step when given.
+        """
+        event.wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+        if step is not None:
+            event.step = _convert.to_step(step)
+        self.event_writer.add_event(event)
+
+    def add_summary(
+        self,
+        summary: summary_pb2.Summary,
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Write a ``Summary`` in an event at ``global_step`` (0 when None)."""
+        event = event_pb2.Event(summary=summary)
+        self.add_event(event, global_step, walltime)
+
+    def add_record(self, data: bytes) -> None:
+        """Write an already serialized ``Event``."""
+        self.event_writer.add_record(data)
+
+    def flush(self) -> None:
+        """Hand every buffered event to the OS."""
+        self.event_writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file; idempotent."""
+        self.event_writer.close()
+
+    def reopen(self) -> None:
+        """Start a new event file in the same directory after ``close()``."""
+        if self.event_writer.closed:
+            old = self.event_writer
+            self.event_writer = EventFileWriter(
+                self._log_dir, old._max_queue, old._flush_secs, old._suffix
+            )
+
+
+def default_log_dir(comment: str = "") -> str:
+    """torch's default: ``runs/{%b%d_%H-%M-%S}_{hostname}{comment}``."""
+    stamp = datetime.now().strftime("%b%d_%H-%M-%S")
+    return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
+
+
+class SummaryWriter:
+    """Writes TensorBoard summaries to event files in ``log_dir``.
+
+    A drop-in replacement for ``torch.utils.tensorboard.SummaryWriter`` (and,
+    through the ``logdir=`` spelling, tensorboardX's).
+
+    Args:
+        log_dir: the run directory; default ``runs/{date}_{host}{comment}``.
+        comment: suffix of the default ``log_dir``; ignored when one is given.
+        purge_step: when resuming after a crash at step T, write a
+            ``SessionLog.START`` at T so TensorBoard hides the stale steps >= T.
+        max_queue: events buffered before they are written to the OS.
+        flush_secs: at most this many seconds before buffered events are written.
+        filename_suffix: appended to every event file name.
+        logdir: tensorboardX's name for ``log_dir``.
+        auto_step: what a call with ``global_step=None`` writes. True (the
+            default): the next step of that tag (0, 1, 2, ... per tag), so every
+            point shows in both TensorBoard loaders. False: step 0, as torch
+            does; the default (Rust) loader then keeps only the last point.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] | None = None,
+        comment: str = "",
+        purge_step: int | None = None,
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+        *,
+        logdir: str | os.PathLike[str] | None = None,
+        auto_step: bool = True,
+    ) -> None:
+        if log_dir is None:
+            log_dir = logdir
+        if log_dir is None:
+            log_dir = default_log_dir(comment)
+        self.log_dir = os.fspath(log_dir)
+        self.purge_step = None if purge_step is None else _convert.to_step(purge_step, "purge_step")
+        self._max_queue = max_queue
+        self._flush_secs = flush_secs
+        self._filename_suffix = filename_suffix
+        self._auto_step = bool(auto_step)
+        self._next_auto_step: dict[str, int] = {}
+        self._scalar_encoder = ScalarEventEncoder()
+        self.file_writer: FileWriter | None = None
+        self.all_writers: dict[str, FileWriter] | None = None
+        self._get_file_writer()
+
+    @property
+    def logdir(self) -> str:
+        """tensorboardX's name for ``log_dir``."""
+        return self.log_dir
+
+    def get_logdir(self) -> str:
+        """The run directory this writer writes into."""
+        return self.log_dir
+
+    def _get_file_writer(self) -> FileWriter:
+        """The main run's FileWriter, (re)created after ``close()`` like torch's."""
+        writer = self.file_writer
+        if writer is None or writer.closed:
+            writer = FileWriter(self.log_dir, self._max_queue, self._flush_secs, self._filename_suffix)
+            self.file_writer = writer
+            self.all_writers = {self.log_dir: writer}
+            if self.purge_step is not None:
+                step, self.purge_step = self.purge_step, None
+                writer.add_event(event_pb2.Event(step=step, file_version="brain.Event:2"))
+                writer.add_event(
+                    event_pb2.Event(
+                        step=step, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+                    )
+                )
+        return writer
+
+    def _step(self, tag: str, global_step: Any) -> int:
+        if global_step is not None:
+            return global_step if type(global_step) is int and -(2**63) <= global_step < 2**63 \
+                else _convert.to_step(global_step)
+        if not self._auto_step:
+            return 0
+        step = self._next_auto_step.get(tag, 0)
+        self._next_auto_step[tag] = step + 1
+        return step
+
+    def _write_summary(
+        self, summary: summary_pb2.Summary, step: int, walltime: float | None
+    ) -> None:
+        """Write one summary event to the main run (the kinds' common exit)."""
+        wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+        event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
+        self._get_file_writer().add_record(event.SerializeToString())
+
+    # -- scalars --------------------------------------------------------------
+
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: int | None = None,
+        walltime: float | None = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Log one scalar.
+
+        Args:
+            tag: series name, e.g. ``"loss/train"``.
+            scalar_value: a Python number or bool, numpy scalar, or one-element
+                numpy array, torch tensor (any device) or JAX array.
+            global_step: the x value; see ``auto_step`` for None.
+            walltime: seconds since the epoch; default now.
+            new_style: write a DT_FLOAT tensor with ``scalars`` metadata instead
+                of ``simple_value``.
+            double_precision: accepted for torch compatibility. TensorBoard's
+                default (Rust) loader drops DT_DOUBLE scalars entirely, so the
+                value is written as float32 like every other scalar (as
+                ``new_style``), which both loaders show.
+
+        Raises:
+            TypeError: ``tag`` is not a str or the value is not a number.
+            ValueError: the value has more than one element.
+        """
+        if type(tag) is not str:
+            raise TypeError(f"tag must be a str, got {type(tag).__name__}")
+        if type(scalar_value) is not float:
+            try:
+                scalar_value = _convert.to_float(scalar_value, "scalar_value")
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"add_scalar(tag={tag!r}): {exc}") from None
+        step = self._step(tag, global_step)
+        wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+        writer = self.file_writer
+        if writer is None or writer.closed:
+            writer = self._get_file_writer()
+        if new_style or double_precision:
+            summary = scalar_summary.scalar(tag, scalar_value, new_style=True)
+            event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
+            writer.event_writer.add_record(event.SerializeToString())
+        else:
+            data = self._scalar_encoder.encode(tag, scalar_value, step, wall_time)
+            writer.event_writer.add_record(data)
+
+    def add_scalars(
+        self,
+        main_tag: str,
+        tag_scalar_dict: Mapping[str, Any],
+        global_step: int | None = None,
+        walltime: float | None = None,
+        *,
+        same_run: bool = False,
+    ) -> None:
+        """Log several scalars at one step.
+
+        By default each key becomes a run of its own, laid out as torch does:
+        ``{log_dir}/{main_tag with "/" -> "_"}_{key}``, each series tagged
+        ``main_tag``, so TensorBoard draws them on one chart. With
+        ``same_run=True`` they stay in this writer's run as tags
+        ``{main_tag}/{key}`` (no extra runs in the run selector).
+
+        Raises:
+            TypeError: a key is not a str or a value is not a number.
+            ValueError: a key would name a directory outside ``log_dir``.
+        """
+        if type(main_tag) is not str:
+            raise TypeError(f"main_tag must be a str, got {type(main_tag).__name__}")
+        if not isinstance(tag_scalar_dict, Mapping):
+            raise TypeError(
+                f"tag_scalar_dict must be a mapping of str to number, "
+                f"got {type(tag_scalar_dict).__name__}"
+            )
+        # Convert everything first: a bad value must not leave half the keys logged.
+        values = {}
+        for key, value in tag_scalar_dict.items():
+            if type(key) is not str:
+                raise TypeError(f"add_scalars({main_tag!r}): keys must be str, got {key!r}")
+            try:
+                values[key] = _convert.to_float(value, f"tag_scalar_dict[{key!r}]")
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"add_scalars({main_tag!r}): {exc}") from None
+        wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+        if same_run:
+            for key, value in values.items():
+                self.add_scalar(f"{main_tag}/{key}", value, global_step, wall_time)
+            return
+        step = self._step(main_tag, global_step)
+        self._get_file_writer()
+        prefix = main_tag.replace("/", "_")
+        for key, value in values.items():
+            run = f"{prefix}_{key}"
+            if run in ("", ".", "..") or any(c in run for c in "/\\\0"):
+                raise ValueError(
+                    f"add_scalars({main_tag!r}): key {key!r} would name the run directory "
+                    f"{run!r}; keys must not contain path separators"
+                )
+            run_dir = os.path.join(self.log_dir, run)
+            writer = self.all_writers.get(run_dir)
+            if writer is None or writer.closed:
+                writer = FileWriter(run_dir, self._max_queue, self._flush_secs, self._filename_suffix)
+                self.all_writers[run_dir] = writer
+            writer.add_record(self._scalar_encoder.encode(main_tag, value, step, wall_time))
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Hand every buffered event of every run of this writer to the OS."""
+        for writer in (self.all_writers or {}).values():
+            writer.flush()
+
+    def close(self) -> None:
+        """Flush and close all event files; idempotent. Logging again reopens."""
+        writers, self.all_writers, self.file_writer = self.all_writers, None, None
+        errors = []
+        for writer in (writers or {}).values():
+            try:
+                writer.close()
+            except OSError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
