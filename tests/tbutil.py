@@ -20,6 +20,7 @@ Nothing in this module imports tblog.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -146,6 +147,42 @@ def check_event_file(path: PathLike) -> int:
     return count
 
 
+@dataclasses.dataclass
+class EventFileReport:
+    """Result of :func:`validate_event_files`."""
+
+    root: Path
+    files: int = 0
+    records: int = 0
+    failures: list[str] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> str:
+        status = f"{len(self.failures)} FAILED" if self.failures else "all valid"
+        return (
+            f"validated {self.files} tfevents file(s), {self.records} record(s) "
+            f"(CRCs + Event parse) under {self.root}: {status}"
+        )
+
+
+def validate_event_files(root: PathLike, skip_prefix: str = "corrupt_") -> EventFileReport:
+    """Run :func:`check_event_file` on every file under ``root`` whose name contains
+    ``tfevents``, skipping directories whose name starts with ``skip_prefix``.
+    Collects failures instead of raising."""
+    report = EventFileReport(Path(root))
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(skip_prefix))
+        for name in sorted(filenames):
+            if "tfevents" not in name:
+                continue
+            path = Path(dirpath, name)
+            report.files += 1
+            try:
+                report.records += check_event_file(path)
+            except (AssertionError, OSError) as exc:
+                report.failures.append(str(exc))
+    return report
+
+
 # --------------------------------------------------------------------------------------
 # tensorboard's Python loaders
 # --------------------------------------------------------------------------------------
@@ -211,7 +248,9 @@ def scalars_from_accumulator(
     acc: plugin_event_accumulator.EventAccumulator, tag: str
 ) -> list[tuple[int, float]]:
     """``[(step, value), ...]`` of one scalar tag (values are stored as tensors)."""
-    return [(e.step, float(tensor_util.make_ndarray(e.tensor_proto).item())) for e in acc.Tensors(tag)]
+    return [
+        (e.step, float(tensor_util.make_ndarray(e.tensor_proto).item())) for e in acc.Tensors(tag)
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -551,15 +590,17 @@ class TensorBoardServer:
         """Module :func:`wait_for`, failing fast if the server died; errors carry the log."""
         try:
             return wait_for(
-                fn, timeout, interval, what=what, retry_on=RETRYABLE + (TensorBoardHTTPError,),
+                fn,
+                timeout,
+                interval,
+                what=what,
+                retry_on=RETRYABLE + (TensorBoardHTTPError,),
                 alive=self._exit_reason,
             )
         except AssertionError as exc:
             raise AssertionError(f"{exc}{self._log_suffix()}") from exc.__cause__
 
-    def wait_for_tag(
-        self, plugin: str, run: str, tag: str, timeout: float = 30.0
-    ) -> Any:
+    def wait_for_tag(self, plugin: str, run: str, tag: str, timeout: float = 30.0) -> Any:
         """Poll ``/data/plugin/<plugin>/tags`` until ``run`` lists ``tag``; return that entry.
 
         Works for plugins answering ``{run: {tag: info}}`` (scalars, images,

@@ -15,12 +15,15 @@ opens a file of its own (the name carries the child's pid).
 from __future__ import annotations
 
 import atexit
+import collections
 import itertools
 import math
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from tblog._record import frame
@@ -30,6 +33,10 @@ FILE_VERSION = "brain.Event:2"
 # Bytes buffered before a write even when fewer than max_queue records wait:
 # keeps large records (images) from piling up in memory.
 _MAX_BUFFER_BYTES = 1 << 20
+
+# Deferred records (e.g. PNG encoding, which releases the GIL) waiting to be
+# written before the caller blocks on the oldest: bounds memory and keeps order.
+_MAX_DEFERRED = 16
 
 _file_counter = itertools.count()  # process-wide, so two writers never share a name
 
@@ -86,7 +93,11 @@ class EventFileWriter:
         self._suffix = filename_suffix
         self._lock = threading.Lock()
         self._buffer = bytearray()
-        self._pending = 0  # records in _buffer
+        # Records handed in before _buffer's that are still being encoded:
+        # bytes chunks and futures, written in order ahead of _buffer.
+        self._queue: collections.deque[bytes | Future[bytes]] = collections.deque()
+        self._deferred = 0  # futures in _queue
+        self._pending = 0  # records in _queue and _buffer
         self._deadline = math.inf  # monotonic time by which _buffer must be written
         self._error: OSError | None = None
         self._closed = False
@@ -117,11 +128,38 @@ class EventFileWriter:
             if self._fd is None:  # first write in a forked child
                 self._open_new_file()
             buffer = self._buffer
-            if not buffer:
+            if not buffer and not self._queue:
                 self._deadline = time.monotonic() + self._flush_secs
             buffer += record
             self._pending += 1
             if self._pending >= self._max_queue or len(buffer) >= _MAX_BUFFER_BYTES:
+                self._write_or_raise()
+
+    def add_deferred(self, make_record: Callable[[], bytes]) -> None:
+        """Queue a record whose serialized ``Event`` is built off this thread.
+
+        ``make_record`` runs on a shared worker pool (use it for work that
+        releases the GIL, like compression); records keep their order in the
+        file. If it raises, the next call that writes raises its exception.
+        """
+        future = _worker_pool().submit(make_record)
+        with self._lock:
+            if self._closed:
+                future.cancel()
+                raise ValueError(f"event file writer for {self._logdir!r} is closed")
+            if self._error is not None:
+                self._raise_error()
+            if self._fd is None:
+                self._open_new_file()
+            if not self._buffer and not self._queue:
+                self._deadline = time.monotonic() + self._flush_secs
+            if self._buffer:
+                self._queue.append(bytes(self._buffer))
+                self._buffer = bytearray()
+            self._queue.append(future)
+            self._deferred += 1
+            self._pending += 1
+            if self._pending >= self._max_queue or self._deferred >= _MAX_DEFERRED:
                 self._write_or_raise()
 
     def add_event(self, event: _Serializable) -> None:
@@ -133,7 +171,7 @@ class EventFileWriter:
         with self._lock:
             if self._error is not None:
                 self._raise_error()
-            if self._buffer and self._fd is not None:
+            if (self._buffer or self._queue) and self._fd is not None:
                 self._write_or_raise()
 
     def close(self) -> None:
@@ -144,7 +182,7 @@ class EventFileWriter:
             try:
                 if self._error is not None:
                     self._raise_error()
-                if self._buffer and self._fd is not None:
+                if (self._buffer or self._queue) and self._fd is not None:
                     self._write_or_raise()
             finally:
                 self._closed = True
@@ -171,17 +209,38 @@ class EventFileWriter:
         self._write_or_raise()  # the header reaches disk at once, as torch's does
 
     def _write_buffer(self) -> None:
-        buffer = self._buffer
+        while self._queue:  # older deferred records first, in order
+            item = self._queue[0]
+            if isinstance(item, Future):
+                try:
+                    data = frame(item.result())
+                except BaseException:
+                    self._queue.popleft()  # a record that failed to build is dropped
+                    self._deferred -= 1
+                    self._pending -= 1
+                    raise
+                self._write_all(data)
+                self._deferred -= 1
+            else:
+                self._write_all(item)
+            self._queue.popleft()
+        self._write_all(self._buffer)
+        self._buffer = bytearray()
+        self._pending = 0
+        self._deadline = math.inf
+
+    def _write_all(self, buffer: bytes | bytearray) -> None:
         written = 0
         try:
             while written < len(buffer):  # os.write may write less than asked
                 written += os.write(self._fd, buffer if not written else buffer[written:])
         except OSError:
-            del buffer[:written]  # keep what did not reach the file
+            if written:  # keep what did not reach the file
+                if buffer is self._buffer:
+                    del buffer[:written]
+                else:
+                    self._queue[0] = buffer[written:]
             raise
-        self._buffer = bytearray()
-        self._pending = 0
-        self._deadline = math.inf
 
     def _write_or_raise(self) -> None:
         try:
@@ -203,7 +262,12 @@ class EventFileWriter:
         if now < self._deadline or not self._lock.acquire(blocking=False):
             return
         try:
-            if self._buffer and self._fd is not None and self._error is None and now >= self._deadline:
+            if (
+                (self._buffer or self._queue)
+                and self._fd is not None
+                and self._error is None
+                and now >= self._deadline
+            ):
                 try:
                     self._write_buffer()
                 except OSError as exc:
@@ -215,11 +279,27 @@ class EventFileWriter:
         """In a forked child: drop the parent's buffer and file; reopen lazily."""
         self._lock = threading.Lock()
         self._buffer = bytearray()
+        self._queue = collections.deque()
+        self._deferred = 0
         self._pending = 0
         self._deadline = math.inf
         if self._fd is not None:
             os.close(self._fd)  # the child's copy only; the parent keeps its own
             self._fd = None
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                workers = min(4, os.cpu_count() or 1)
+                _pool = ThreadPoolExecutor(workers, thread_name_prefix="tblog-encode")
+    return _pool
 
 
 class _Registry:
@@ -264,6 +344,8 @@ class _Registry:
                 pass
 
     def after_fork_in_child(self) -> None:
+        global _pool, _pool_lock
+        _pool, _pool_lock = None, threading.Lock()  # the parent's threads are gone
         self._lock = threading.Lock()
         self._thread = None
         self._wakeup = threading.Event()

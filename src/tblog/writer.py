@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from tblog import _convert
 from tblog._event_file import EventFileWriter, _Serializable
+from tblog._methods_media import MediaMethods
+from tblog._methods_structured import StructuredMethods
+from tblog._methods_tensors import TensorMethods
 from tblog._scalar_event import ScalarEventEncoder
 from tblog.proto import event_pb2, summary_pb2
 from tblog.summary import scalar as scalar_summary
@@ -78,6 +81,14 @@ class FileWriter:
         """Write an already serialized ``Event``."""
         self.event_writer.add_record(data)
 
+    def add_deferred(self, make_record: Callable[[], bytes]) -> None:
+        """Write an ``Event`` serialized by ``make_record`` on a worker thread.
+
+        For summaries whose encoding releases the GIL (PNG, GIF): the caller
+        goes on while it runs; records keep their order in the file.
+        """
+        self.event_writer.add_deferred(make_record)
+
     def flush(self) -> None:
         """Hand every buffered event to the OS."""
         self.event_writer.flush()
@@ -101,7 +112,7 @@ def default_log_dir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter:
+class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
     """Writes TensorBoard summaries to event files in ``log_dir``.
 
     A drop-in replacement for ``torch.utils.tensorboard.SummaryWriter`` (and,
