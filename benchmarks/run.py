@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workloads import BASELINE, LIBRARIES, WORKLOADS
+from libraries import BASELINE, LIBRARIES
+from workloads import WORKLOADS
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -43,6 +44,7 @@ class Sample:
 
     rep: int
     seconds: float | None = None
+    import_seconds: float | None = None
     peak_rss_bytes: int | None = None
     values_logged: int | None = None
     values_written: int | None = None
@@ -127,6 +129,7 @@ def run_child(
             return sample
         result = json.loads(lines[-1])
         sample.seconds = result["seconds"]
+        sample.import_seconds = result["import_seconds"]
         sample.peak_rss_bytes = result["peak_rss_bytes"]
         sample.values_logged = result["values_logged"]
         cell.version = result["version"]
@@ -249,6 +252,12 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.2f} s"
 
 
+def format_range(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{format_seconds(low)} – {format_seconds(high)}"
+
+
 def format_speedup(speedup: float | None) -> str:
     return "–" if speedup is None else f"{speedup:.2f}×"
 
@@ -310,13 +319,14 @@ def git_revision() -> str | None:
 
 def lib_label(lib: str, versions: dict[str, str | None]) -> str:
     version = versions.get(lib)
-    return f"{LIBRARIES[lib].label} {version}" if version else LIBRARIES[lib].label
+    return f"{LIBRARIES[lib]} {version}" if version else LIBRARIES[lib]
 
 
 def render_markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
     libs: list[str] = meta["libs"]
     versions: dict[str, str | None] = meta["lib_versions"]
     machine = meta["machine"]
+    tensorboard = meta["package_versions"].get("tensorboard")
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     problems = [r for r in rows if r["status"] != "ok"]
     scale_note = f" at scale {meta['scale']:g} (`--quick`)" if meta["scale"] != 1 else ""
@@ -338,16 +348,21 @@ def render_markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str
     out += [
         "## Method",
         "",
-        f"- Libraries: {', '.join(lib_label(lib, versions) for lib in libs)} "
-        f"(torch's writer uses tensorboard {meta['package_versions'].get('tensorboard')}).",
+        f"- Libraries: {', '.join(lib_label(lib, versions) for lib in libs)}"
+        + (
+            f" (torch.utils.tensorboard writes via tensorboard {tensorboard})."
+            if tensorboard
+            else "."
+        ),
         "- Every measurement runs in a fresh Python subprocess (`benchmarks/_child.py`) "
         "writing to its own temporary logdir, deleted afterwards.",
         f"- Repetitions are interleaved across libraries (rep 1: {', '.join(libs)}; "
         f"rep 2: …) after {meta['warmup']} discarded warm-up round(s), so drift in machine "
         "load hits every library alike.",
         "- The clock runs inside the child around the workload only — from constructing "
-        "the writer through `close()`, with inputs built beforehand — except for "
-        "`import_first_writer`, which starts before `import <lib>`.",
+        "the writer through `close()`, with inputs built beforehand — except that "
+        "`import_first_writer` adds the cold `from <lib> import SummaryWriter`, timed "
+        "before the child imports anything beyond the interpreter's startup modules.",
         f"- Time: median of {meta['reps']} repetitions (min–max also shown). Peak RSS: "
         "the child's `ru_maxrss` at exit (the whole process: interpreter, imports, "
         "inputs), median over repetitions.",
@@ -364,7 +379,7 @@ def render_markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str
         "",
         "## Summary: speedup vs torch.utils.tensorboard (median time)",
         "",
-        "| Workload | " + " | ".join(LIBRARIES[lib].label for lib in libs) + " |",
+        "| Workload | " + " | ".join(LIBRARIES[lib] for lib in libs) + " |",
         "|---|" + "---:|" * len(libs),
     ]
     by_key = {(r["workload"], r["lib"]): r for r in rows}
@@ -393,7 +408,7 @@ def render_markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str
             values = f"{r['values_logged']:,}" if r["values_logged"] is not None else "–"
             out.append(
                 f"| {lib_label(lib, versions)} | {format_seconds(r['median_s'])} "
-                f"| {format_seconds(r['min_s'])} – {format_seconds(r['max_s'])} "
+                f"| {format_range(r['min_s'], r['max_s'])} "
                 f"| {'–' if rss is None else f'{rss:.0f}'} "
                 f"| {format_speedup(r['speedup_vs_torch'])} | {values} | {check} |"
             )

@@ -1,4 +1,4 @@
-"""Benchmark workloads and the libraries they run against.
+"""Benchmark workloads: a registry of small, library-agnostic logging jobs.
 
 A workload is a function ``fn(SummaryWriter, logdir, scale) -> run`` registered with
 :func:`workload`.  Everything ``fn`` does before returning is untimed setup (building
@@ -12,8 +12,8 @@ the API shared by ``torch.utils.tensorboard``, ``tensorboardX`` and ``tblog`` (p
 logdir positionally: torch calls it ``log_dir``, tensorboardX ``logdir``).  ``scale``
 multiplies the problem size (``--quick`` uses 0.1); use :func:`scaled`.
 
-This module is imported by the child process *before* the import workload starts its
-clock, so it must only import the standard library at module level.
+The child imports this module only after it has timed ``import <lib>``, so module-level
+imports here don't distort the ``import_first_writer`` workload.
 
 To add a workload::
 
@@ -51,27 +51,8 @@ class Workload:
     fn: WorkloadFn
     description: str
     includes_import: bool = False
-    """Start the clock before ``import <lib>`` instead of just before ``run()``."""
+    """Add the time of the child's cold ``import <lib>`` to the time of ``run()``."""
 
-
-@dataclass(frozen=True)
-class Library:
-    key: str
-    module: str
-    """Module the ``SummaryWriter`` class is imported from."""
-    label: str
-
-
-LIBRARIES: dict[str, Library] = {
-    lib.key: lib
-    for lib in (
-        Library("torch", "torch.utils.tensorboard", "torch.utils.tensorboard"),
-        Library("tbx", "tensorboardX", "tensorboardX"),
-        Library("tblog", "tblog", "tblog"),
-    )
-}
-BASELINE = "torch"
-"""Speedups are reported relative to this library."""
 
 WORKLOADS: dict[str, Workload] = {}
 

@@ -11,12 +11,18 @@ starts with ``corrupt_`` is skipped).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tbutil import EventFileReport, TensorBoardServer, validate_event_files
+
+# Make `import tbutil` work for conftest and test modules under any --import-mode.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from tbutil import EventFileReport, TensorBoardServer, validate_event_files  # noqa: E402
 
 _REPORT_KEY = pytest.StashKey[EventFileReport]()
 _SERVERS_KEY = pytest.StashKey[list[TensorBoardServer]]()
@@ -56,9 +62,9 @@ def _event_files_are_valid_at_session_end(
     if report.failures:
         details = "\n".join(f"  {failure}" for failure in report.failures)
         pytest.fail(
-            f"{len(report.failures)} event file(s) written by this test session are not "
-            f"readable by stock TensorBoard (put deliberate corruption under "
-            f"corrupt_logdir):\n{details}",
+            f"Session-end event-file check: {len(report.failures)} event file(s) written "
+            "by this test session are not readable by stock TensorBoard (put deliberate "
+            f"corruption under corrupt_logdir):\n{details}",
             pytrace=False,
         )
 

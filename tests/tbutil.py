@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import json
 import math
 import os
@@ -62,6 +63,17 @@ def masked_crc32c(data: bytes) -> int:
     """TFRecord's masked CRC32C: ``rotr15(crc) + 0xA282EAD8 (mod 2**32)``."""
     crc = crc32c.crc32c(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def frame_record(data: bytes) -> bytes:
+    """``data`` wrapped in TFRecord framing (for hand-made, e.g. deliberately broken, files)."""
+    header = struct.pack("<Q", len(data))
+    return (
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
+    )
 
 
 def iter_records(
@@ -262,6 +274,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     AssertionError,
     KeyError,
     urllib.error.URLError,  # includes HTTPError
+    http.client.HTTPException,
     ConnectionError,
     TimeoutError,
 )
@@ -295,10 +308,10 @@ def wait_for(
         except retry_on as exc:
             error = exc
         if alive is not None and (dead := alive()):
-            raise AssertionError(f"gave up waiting for {what or fn!r}: {dead}")
+            raise AssertionError(f"gave up waiting for {what or repr(fn)}: {dead}")
         if time.monotonic() >= deadline:
             raise AssertionError(
-                f"timed out after {timeout:.1f}s waiting for {what or fn!r}; "
+                f"timed out after {timeout:.1f}s waiting for {what or repr(fn)}; "
                 f"last result: {last!r}; last error: {error!r}"
             ) from error
         time.sleep(interval)
@@ -383,10 +396,12 @@ class TensorBoardServer:
 
     @property
     def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
+        """PID (and process-group id) of the running ``tensorboard``; None when stopped."""
         return self._proc.pid if self._proc else None
 
     def __enter__(self) -> TensorBoardServer:
@@ -454,7 +469,7 @@ class TensorBoardServer:
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         self.wait_for(
-            lambda: self._get("/data/runs", timeout=1.0) is not None,
+            lambda: self._get("/data/runs", timeout=1.0),  # b"[]" is truthy
             timeout=self.startup_timeout,
             interval=0.1,
             what=f"tensorboard on port {self.port} to answer /data/runs",
@@ -601,24 +616,29 @@ class TensorBoardServer:
             raise AssertionError(f"{exc}{self._log_suffix()}") from exc.__cause__
 
     def wait_for_tag(self, plugin: str, run: str, tag: str, timeout: float = 30.0) -> Any:
-        """Poll ``/data/plugin/<plugin>/tags`` until ``run`` lists ``tag``; return that entry.
+        """Poll ``/data/plugin/<plugin>/tags`` until ``run`` lists ``tag``.
 
         Works for plugins answering ``{run: {tag: info}}`` (scalars, images,
-        histograms, ...) and ``{run: [tags]}`` (text).
+        histograms, ...; returns ``info``) and ``{run: [tags]}`` (text; returns True).
+        A listed tag does not mean all its data is loaded yet.
         """
 
         def probe() -> Any:
             tags = self.get_json(f"/data/plugin/{plugin}/tags").get(run, {})
             if tag not in tags:
                 return None
-            return tags[tag] if isinstance(tags, dict) else True
+            return (tags[tag] if isinstance(tags, dict) else None) or True
 
         return self.wait_for(probe, timeout, what=f"{plugin} tag {tag!r} in run {run!r}")
 
     def wait_for_scalars(
         self, run: str, tag: str, count: int, timeout: float = 30.0
     ) -> list[list[Any]]:
-        """Poll until ``run``/``tag`` has at least ``count`` points; return them all."""
+        """Poll until ``run``/``tag`` has at least ``count`` points; return them all.
+
+        Remember the Rust loader keeps one point per step (a later write at step s
+        evicts stored points with step >= s), so repeated steps count once there.
+        """
 
         def probe() -> list[list[Any]] | None:
             points = self.scalars(run, tag)

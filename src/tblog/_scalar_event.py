@@ -38,7 +38,8 @@ def _length_delimited(key: int, payload: bytes) -> bytes:
 
 def _tag_prefix(tag: str) -> bytes:
     """Everything of the event from field 5 up to the float's key."""
-    tag_field = _length_delimited(0x0A, tag.encode("utf-8"))  # Value.tag = 1
+    # Value.tag = 1; proto3 leaves out an empty string.
+    tag_field = _length_delimited(0x0A, tag.encode("utf-8")) if tag else b""
     value_length = len(tag_field) + 5  # + simple_value key and 4 bytes
     value_head = b"\x0a" + varint(value_length)  # Summary.value = 1
     summary_length = len(value_head) + value_length

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tblog.proto import summary_pb2, types_pb2
+from tblog.proto import summary_pb2, tensor_pb2, types_pb2
 
 PLUGIN_NAME = "scalars"
 
@@ -26,7 +26,7 @@ def scalar(tag: str, value: float, new_style: bool = False) -> summary_pb2.Summa
     """
     if not new_style:
         return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
-    tensor = summary_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
+    tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
     return summary_pb2.Summary(
         value=[summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=metadata())]
     )
