@@ -57,6 +57,26 @@ class TruncatedRecord(RecordError):
     """The stream ends inside a record (e.g. a writer killed mid-write)."""
 
 
+# A damaged length field (whose CRC happens to match) must not make the reader
+# allocate its full claimed size up front: bodies larger than this are read in
+# pieces, so a truncated file stops at its end.
+_READ_CHUNK = 64 << 20
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """Read ``size`` bytes, or fewer if the stream ends first."""
+    if size <= _READ_CHUNK:
+        return stream.read(size)
+    parts = []
+    while size > 0:
+        part = stream.read(min(size, _READ_CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
 def read_records(stream: BinaryIO) -> Iterator[bytes]:
     """Yield the data of each record, checking both CRCs.
 
@@ -75,7 +95,7 @@ def read_records(stream: BinaryIO) -> Iterator[bytes]:
         (length_crc,) = _U32.unpack_from(header, 8)
         if masked_crc32c(header[:8]) != length_crc:
             raise RecordError("bad length CRC", offset)
-        body = stream.read(length + 4)
+        body = _read_up_to(stream, length + 4)
         if len(body) < length + 4:
             raise TruncatedRecord("truncated record data", offset)
         data = body[:length]

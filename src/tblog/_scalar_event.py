@@ -75,7 +75,13 @@ class ScalarEventEncoder:
             prefix = self._prefixes[tag] = _tag_prefix(tag)
         if step != self._last_step:
             self._last_step = step
-            self._last_step_bytes = _STEP_KEY + varint(step) if step else b""
+            if 0 < step < 0x4000:  # one or two varint bytes: most steps, inline
+                self._last_step_bytes = (
+                    bytes((0x10, step)) if step < 0x80
+                    else bytes((0x10, (step & 0x7F) | 0x80, step >> 7))
+                )
+            else:
+                self._last_step_bytes = _STEP_KEY + varint(step) if step else b""
         try:
             packed_value = _FLOAT.pack(value)
         except OverflowError:

@@ -159,6 +159,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         self._scalar_encoder = ScalarEventEncoder()
         self.file_writer: FileWriter | None = None
         self.all_writers: dict[str, FileWriter] | None = None
+        self._event_writer: EventFileWriter | None = None  # file_writer's, for add_scalar
         self._get_file_writer()
 
     @property
@@ -176,6 +177,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         if writer is None or writer.closed:
             writer = FileWriter(self.log_dir, self._max_queue, self._flush_secs, self._filename_suffix)
             self.file_writer = writer
+            self._event_writer = writer.event_writer
             self.all_writers = {self.log_dir: writer}
             if self.purge_step is not None:
                 step, self.purge_step = self.purge_step, None
@@ -189,8 +191,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
 
     def _step(self, tag: str, global_step: Any) -> int:
         if global_step is not None:
-            return global_step if type(global_step) is int and -(2**63) <= global_step < 2**63 \
-                else _convert.to_step(global_step)
+            return _convert.to_step(global_step)
         if not self._auto_step:
             return 0
         step = self._next_auto_step.get(tag, 0)
@@ -235,6 +236,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
             TypeError: ``tag`` is not a str or the value is not a number.
             ValueError: the value has more than one element.
         """
+        # The hot path: plain types are checked inline, the rest goes to _convert.
         if type(tag) is not str:
             raise TypeError(f"tag must be a str, got {type(tag).__name__}")
         if type(scalar_value) is not float:
@@ -242,18 +244,20 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
                 scalar_value = _convert.to_float(scalar_value, "scalar_value")
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"add_scalar(tag={tag!r}): {exc}") from None
-        step = self._step(tag, global_step)
+        if type(global_step) is not int or not 0 <= global_step < 2**63:
+            global_step = self._step(tag, global_step)
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
-        writer = self.file_writer
-        if writer is None or writer.closed:
-            writer = self._get_file_writer()
+        event_writer = self._event_writer
+        if event_writer is None or event_writer._closed:
+            event_writer = self._get_file_writer().event_writer
         if new_style or double_precision:
             summary = scalar_summary.scalar(tag, scalar_value, new_style=True)
-            event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
-            writer.event_writer.add_record(event.SerializeToString())
+            event = event_pb2.Event(wall_time=wall_time, step=global_step, summary=summary)
+            event_writer.add_record(event.SerializeToString())
         else:
-            data = self._scalar_encoder.encode(tag, scalar_value, step, wall_time)
-            writer.event_writer.add_record(data)
+            event_writer.add_record(
+                self._scalar_encoder.encode(tag, scalar_value, global_step, wall_time)
+            )
 
     def add_scalars(
         self,
@@ -324,6 +328,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
     def close(self) -> None:
         """Flush and close all event files; idempotent. Logging again reopens."""
         writers, self.all_writers, self.file_writer = self.all_writers, None, None
+        self._event_writer = None
         errors = []
         for writer in (writers or {}).values():
             try:
