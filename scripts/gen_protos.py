@@ -41,9 +41,9 @@ def _module_for(proto_path: str) -> str:
 
 def generate() -> dict[str, str]:
     """Return {file name in OUT_DIR: module source} for every .proto file."""
+    import grpc_tools
     from google.protobuf import descriptor_pb2
     from grpc_tools import protoc  # test-only dependency
-    import grpc_tools
 
     protos = sorted(p.relative_to(PROTO_ROOT).as_posix() for p in PROTO_ROOT.rglob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"

@@ -83,7 +83,8 @@ def test_fields_match_tensorboard(ours_name: str, theirs_name: str) -> None:
     shared_enums = set(ours.enum_types_by_name) & set(theirs.enum_types_by_name)
     assert shared or shared_enums, f"nothing in common between {ours.name} and {theirs.name}"
     for name in shared:
-        assert _compare_message(ours.message_types_by_name[name], theirs.message_types_by_name[name])
+        ours_message = ours.message_types_by_name[name]
+        assert _compare_message(ours_message, theirs.message_types_by_name[name])
     for name in shared_enums:
         _compare_enum(ours.enum_types_by_name[name], theirs.enum_types_by_name[name])
 
@@ -95,7 +96,8 @@ def test_every_declared_message_is_checked_against_tensorboard() -> None:
         theirs_names: set[str] = set()
         for name, module in MODULE_PAIRS:
             if name == ours_name:
-                theirs_names |= set(importlib.import_module(module).DESCRIPTOR.message_types_by_name)
+                descriptor = importlib.import_module(module).DESCRIPTOR
+                theirs_names |= set(descriptor.message_types_by_name)
         missing += [n for n in ours.message_types_by_name if n not in theirs_names]
     # Messages TensorBoard declares in files we do not mirror one to one.
     assert sorted(missing) == ["SummaryDescription"] or not missing, missing

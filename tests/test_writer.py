@@ -33,7 +33,8 @@ def test_file_name_and_header(logdir: Path) -> None:
     with SummaryWriter(logdir, filename_suffix=".sfx") as writer:
         writer.add_scalar("a", 1.0, 0)
     (path,) = tbutil.event_files(logdir)
-    pattern = rf"events\.out\.tfevents\.\d{{10}}\.{re.escape(socket.gethostname())}\.{os.getpid()}\.\d+\.sfx"
+    host = re.escape(socket.gethostname())
+    pattern = rf"events\.out\.tfevents\.\d{{10}}\.{host}\.{os.getpid()}\.\d+\.sfx"
     assert re.fullmatch(pattern, path.name)
     first = raw_events(logdir)[0]
     assert first.file_version == "brain.Event:2"
@@ -47,7 +48,8 @@ def test_two_writers_in_one_second_get_distinct_files(logdir: Path) -> None:
         writer.close()
     files = tbutil.event_files(logdir)
     assert len(files) == 5
-    assert sorted(p for f in files for p in scalar_points_file(f)) == [(i, float(i)) for i in range(5)]
+    points = sorted(p for f in files for p in scalar_points_file(f))
+    assert points == [(i, float(i)) for i in range(5)]
 
 
 def scalar_points_file(path: Path) -> list[tuple[int, float]]:
@@ -272,7 +274,8 @@ def test_stock_tensorboard_serves_scalars(logdir: Path, tb_server, load_fast: bo
     server = tb_server(logdir, load_fast=load_fast)
     points = server.wait_for_scalars(".", "loss", 20)
     assert [(p[1], p[2]) for p in points] == [(s, pytest.approx(1.0 / (s + 1))) for s in range(20)]
-    assert [p[2] for p in server.wait_for_scalars(".", "tensor", 20)] == [s * 0.5 for s in range(20)]
+    tensor_points = server.wait_for_scalars(".", "tensor", 20)
+    assert [p[2] for p in tensor_points] == [s * 0.5 for s in range(20)]
     assert [(p[1], p[2]) for p in server.wait_for_scalars(".", "nostep", 3)] == [
         (0, 1.0), (1, 2.0), (2, 3.0)
     ]

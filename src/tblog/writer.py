@@ -20,8 +20,10 @@ from tblog._event_file import EventFileWriter, _Serializable
 from tblog._methods_media import MediaMethods
 from tblog._methods_structured import StructuredMethods
 from tblog._methods_tensors import TensorMethods
+from tblog._remote import open_event_writer
 from tblog._scalar_event import ScalarEventEncoder
 from tblog.proto import event_pb2, summary_pb2
+from tblog.summary import image as image_summary
 from tblog.summary import scalar as scalar_summary
 
 _time = time.time
@@ -45,7 +47,8 @@ class FileWriter:
         filename_suffix: str = "",
     ) -> None:
         self._log_dir = os.fspath(log_dir)
-        self.event_writer = EventFileWriter(self._log_dir, max_queue, flush_secs, filename_suffix)
+        # A local directory, or a scheme:// URL (s3, gs, az, memory: tblog._remote).
+        self.event_writer = open_event_writer(self._log_dir, max_queue, flush_secs, filename_suffix)
 
     def get_logdir(self) -> str:
         """The run directory this writer writes into."""
@@ -101,7 +104,7 @@ class FileWriter:
         """Start a new event file in the same directory after ``close()``."""
         if self.event_writer.closed:
             old = self.event_writer
-            self.event_writer = EventFileWriter(
+            self.event_writer = open_event_writer(
                 self._log_dir, old._max_queue, old._flush_secs, old._suffix
             )
 
@@ -131,6 +134,8 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
             default): the next step of that tag (0, 1, 2, ... per tag), so every
             point shows in both TensorBoard loaders. False: step 0, as torch
             does; the default (Rust) loader then keeps only the last point.
+        png_compression: zlib level (0-9) of the PNGs of ``add_image`` and
+            friends; lossless either way. Default 1 (fast); 9 is smallest.
     """
 
     def __init__(
@@ -144,6 +149,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         *,
         logdir: str | os.PathLike[str] | None = None,
         auto_step: bool = True,
+        png_compression: int = image_summary.DEFAULT_PNG_COMPRESSION,
     ) -> None:
         if log_dir is None:
             log_dir = logdir
@@ -155,6 +161,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         self._flush_secs = flush_secs
         self._filename_suffix = filename_suffix
         self._auto_step = bool(auto_step)
+        self._png_compression = image_summary.check_png_compression(png_compression)
         self._next_auto_step: dict[str, int] = {}
         self._scalar_encoder = ScalarEventEncoder()
         self.file_writer: FileWriter | None = None
@@ -175,18 +182,17 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         """The main run's FileWriter, (re)created after ``close()`` like torch's."""
         writer = self.file_writer
         if writer is None or writer.closed:
-            writer = FileWriter(self.log_dir, self._max_queue, self._flush_secs, self._filename_suffix)
+            writer = FileWriter(
+                self.log_dir, self._max_queue, self._flush_secs, self._filename_suffix
+            )
             self.file_writer = writer
             self._event_writer = writer.event_writer
             self.all_writers = {self.log_dir: writer}
             if self.purge_step is not None:
                 step, self.purge_step = self.purge_step, None
                 writer.add_event(event_pb2.Event(step=step, file_version="brain.Event:2"))
-                writer.add_event(
-                    event_pb2.Event(
-                        step=step, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)
-                    )
-                )
+                start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+                writer.add_event(event_pb2.Event(step=step, session_log=start))
         return writer
 
     def _step(self, tag: str, global_step: Any) -> int:
@@ -314,7 +320,9 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
             run_dir = os.path.join(self.log_dir, run)
             writer = self.all_writers.get(run_dir)
             if writer is None or writer.closed:
-                writer = FileWriter(run_dir, self._max_queue, self._flush_secs, self._filename_suffix)
+                writer = FileWriter(
+                    run_dir, self._max_queue, self._flush_secs, self._filename_suffix
+                )
                 self.all_writers[run_dir] = writer
             writer.add_record(self._scalar_encoder.encode(main_tag, value, step, wall_time))
 
