@@ -63,7 +63,7 @@ class Cell:
     module_file: str | None = None
 
     @property
-    def failed(self) -> Sample | None:
+    def first_failure(self) -> Sample | None:
         return next((s for s in self.samples if s.error is not None), None)
 
     def ok_samples(self) -> list[Sample]:
@@ -98,17 +98,29 @@ def count_summary_values(logdir: Path) -> tuple[int, int]:
     return values, files
 
 
-def child_env() -> dict[str, str]:
-    """Environment for children: the working tree's src/ first, so an uninstalled tblog
-    is importable and an installed one is the same code."""
+def snapshot_src(tmp_root: Path) -> Path:
+    """Copy the working tree's src/ so that every child runs the same tblog, even if
+    someone edits src/ during the run."""
+    snapshot = tmp_root / "src"
+    shutil.copytree(REPO_DIR / "src", snapshot, ignore=shutil.ignore_patterns("__pycache__"))
+    return snapshot
+
+
+def child_env(src: Path) -> dict[str, str]:
+    """Environment for children: ``src`` first on the path, ahead of any installed tblog."""
     env = dict(os.environ)
-    src = str(REPO_DIR / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH")) if p)
     return env
 
 
 def run_child(
-    cell: Cell, rep: int, scale: float, tmp_root: Path, timeout: float, verify: bool
+    cell: Cell,
+    rep: int,
+    scale: float,
+    tmp_root: Path,
+    env: dict[str, str],
+    timeout: float,
+    verify: bool,
 ) -> Sample:
     sample = Sample(rep)
     logdir = Path(tempfile.mkdtemp(prefix=f"{cell.workload}-{cell.lib}-", dir=tmp_root))
@@ -119,7 +131,7 @@ def run_child(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=child_env(),
+            env=env,
             cwd=tmp_root,
         )
         lines = proc.stdout.strip().splitlines()
@@ -166,6 +178,8 @@ def run_all(
     """Run every workload ``warmup + reps`` times, interleaving the libraries."""
     cells = [Cell(w, lib) for w in workloads for lib in libs]
     with tempfile.TemporaryDirectory(prefix="tblog-bench-") as tmp:
+        tmp_root = Path(tmp)
+        env = child_env(snapshot_src(tmp_root))
         for name in workloads:
             row = [c for c in cells if c.workload == name]
             for rep in range(-warmup, reps):
@@ -173,9 +187,9 @@ def run_all(
                     f"warmup {rep + warmup + 1}/{warmup}" if rep < 0 else f"rep {rep + 1}/{reps}"
                 )
                 for cell in row:
-                    if cell.failed:
+                    if cell.first_failure:
                         continue  # don't retry a broken library reps times
-                    sample = run_child(cell, rep, scale, Path(tmp), timeout, verify=rep >= 0)
+                    sample = run_child(cell, rep, scale, tmp_root, env, timeout, verify=rep >= 0)
                     log(f"[{name}] {label} {cell.lib:>5}: {describe(sample)}")
                     if rep >= 0 or sample.error is not None:
                         cell.samples.append(sample)
@@ -195,7 +209,7 @@ def workload_status(cells: Sequence[Cell]) -> dict[str, str]:
     expected = logged.pop() if len(logged) == 1 else None
     status: dict[str, str] = {}
     for cell in cells:
-        failed = cell.failed
+        failed = cell.first_failure
         written = sorted({s.values_written for s in cell.ok_samples()}, key=lambda v: v or 0)
         if failed is not None:
             status[cell.lib] = "FAILED: " + (failed.error or "").splitlines()[-1]
@@ -472,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workloads = args.only or list(WORKLOADS)
     scale = QUICK_SCALE if args.quick else 1.0
     started = datetime.now(timezone.utc)
+    revision = git_revision()  # of the src/ snapshot the children will run
 
     cells = run_all(workloads, args.libs, args.reps, args.warmup, scale, args.timeout)
     rows = summarize(cells)
@@ -491,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "package_versions": package_versions(
             ["tblog", "torch", "tensorboard", "tensorboardX", "numpy", "protobuf"]
         ),
-        "git_revision": git_revision(),
+        "git_revision": revision,
         "machine": machine_info(),
     }
     for path in (args.json, args.markdown):

@@ -8,6 +8,7 @@ of their arrays.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -74,15 +75,17 @@ def to_float(value: Any, name: str = "value") -> float:
         raise TypeError(f"{name} must be a number, got {kind.__name__} {value!r:.60}")
     if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
         return float(value)
-    if _framework(value) == "torch" and hasattr(value, "numel"):
-        if value.numel() != 1:
+    if _framework(value) == "torch" and hasattr(value, "item"):
+        try:
+            item = value.item()  # one call: copies a single element, even from a GPU
+        except (RuntimeError, ValueError):
             raise ValueError(
                 f"{name} must have exactly one element, got a tensor of shape "
                 f"{tuple(value.shape)}"
-            )
-        if value.is_complex():
+            ) from None
+        if isinstance(item, complex):
             raise TypeError(f"{name} must be real, got a complex tensor")
-        return float(value.detach().reshape(()).item())
+        return float(item)
     array = to_numpy(value, name)
     if array.size != 1:
         raise ValueError(f"{name} must have exactly one element, got shape {array.shape}")
@@ -125,3 +128,70 @@ def to_walltime(walltime: Any) -> float:
     if result != result or result in (float("inf"), float("-inf")):
         raise ValueError(f"walltime must be finite, got {result}")
     return result
+
+
+def to_text(value: Any, name: str = "tag") -> str:
+    """Return ``value`` if it is a str that UTF-8 can encode.
+
+    The one rule for text (tags, run names, suffixes, labels): a str holding a
+    lone surrogate (e.g. ``"\\ud800"``, which ``os.fsdecode`` makes of
+    undecodable bytes) is rejected, never replaced, so two different names
+    can never end up as one.
+
+    Raises:
+        TypeError: ``value`` is not a str.
+        ValueError: ``value`` is not valid Unicode text.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} {value!r} is not valid Unicode text ({exc.reason} at index {exc.start}); "
+            "tblog does not replace characters"
+        ) from None
+    return value
+
+
+def on_accelerator(value: Any) -> bool:
+    """True for a torch tensor that lives on a device other than the CPU."""
+    if _framework(value) != "torch" or not hasattr(value, "device"):
+        return False
+    return value.device.type != "cpu"
+
+
+def torch_bucket_counts(
+    tensor: Any, edges_for: Callable[[np.dtype], np.ndarray]
+) -> tuple[np.ndarray, float, float, int, float, float]:
+    """Histogram a torch tensor where it lives; copy back only the results.
+
+    For GPU tensors: rather than moving every value to the host, buckets are
+    counted on the device and only the counts and five numbers cross over.
+    ``edges_for(dtype)`` gives increasing half-open edges (``e[i] <= x <
+    e[i+1]``) for float32 or float64 values; integers of up to 16 bits,
+    bool and 16-bit floats are exact in float32, others use float64 (torch
+    casts to float64).
+
+    Returns:
+        (counts per bucket, min, max, number of values, sum, sum of squares),
+        the sums accumulated in float64. min/max are NaN or infinite when the
+        tensor holds such values (the caller rejects them).
+    """
+    import torch
+
+    values = tensor.detach().reshape(-1)
+    if values.is_complex():
+        raise TypeError(f"values must be real numbers, got dtype {values.dtype}")
+    small = values.dtype in (torch.float16, torch.bfloat16, torch.bool, torch.uint8,
+                             torch.int8, torch.int16, torch.float32)
+    values = values.float() if small else values.double()
+    dtype = np.dtype(np.float32 if small else np.float64)
+    edges = torch.tensor(edges_for(dtype), device=values.device)
+    # bucketize(right=True) is i with e[i-1] <= x < e[i]: bucket i - 1.
+    index = torch.bucketize(values, edges, right=True)
+    counts = torch.bincount(index, minlength=len(edges) + 1)[1 : len(edges)]
+    wide = values.double()
+    stats = torch.stack([values.min().double(), values.max().double(), wide.sum(), wide.dot(wide)])
+    low, high, total, squares = stats.cpu().tolist()
+    return counts.cpu().numpy(), low, high, values.numel(), total, squares
