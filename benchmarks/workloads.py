@@ -134,3 +134,225 @@ def import_first_writer(summary_writer: WriterClass, logdir: str, scale: float) 
         return 1
 
     return run
+
+
+@workload(
+    "histogram_1m",
+    "200 `add_histogram(tag, values, step)` of 1M-element float32 torch tensors "
+    "(standard normal, 4 distinct tensors created before timing; default bins), "
+    "then `close()`",
+)
+def histogram_1m(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(1_000_000, generator=generator) for _ in range(4)]
+    n = scaled(200, scale)
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step in range(n):
+            writer.add_histogram("weights", tensors[step % 4], step)
+        writer.close()
+        return n
+
+    return run
+
+
+@workload(
+    "histogram_small",
+    "5k `add_histogram(tag, values, step)` of 1k-element float32 torch tensors "
+    "(50 distinct, created before timing; default bins) over 10 tags, then `close()`",
+)
+def histogram_small(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(1000, generator=generator) for _ in range(50)]
+    n = scaled(5000, scale)
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step in range(n):
+            writer.add_histogram(TAGS[step % 10], tensors[step % 50], step)
+        writer.close()
+        return n
+
+    return run
+
+
+@workload(
+    "pr_curve_100k",
+    "200 `add_pr_curve(tag, labels, predictions, step)` of 100k int64 labels and "
+    "float32 predictions (torch tensors, 4 distinct pairs created before timing), "
+    "then `close()`",
+)
+def pr_curve_100k(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    pairs = [
+        (torch.randint(0, 2, (100_000,), generator=generator),
+         torch.rand(100_000, generator=generator))
+        for _ in range(4)
+    ]
+    n = scaled(200, scale)
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step in range(n):
+            labels, predictions = pairs[step % 4]
+            writer.add_pr_curve("pr", labels, predictions, step)
+        writer.close()
+        return n
+
+    return run
+
+
+@workload(
+    "text_10k",
+    "10k `add_text(tag, str, step)` of short Markdown strings over 10 tags, then `close()`",
+)
+def text_10k(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    n = scaled(10_000, scale)
+    texts = [f"step **{i}**: loss went down to {1 / (i + 1):.4f}" for i in range(n)]
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step, text in enumerate(texts):
+            writer.add_text(TAGS[step % 10], text, step)
+        writer.close()
+        return n
+
+    return run
+
+
+@workload(
+    "images_200x512",
+    "200 `add_image(tag, img, step)` of 3x512x512 float32 torch tensors with values in "
+    "[0, 1) (`torch.rand`, created before timing), then `close()`",
+)
+def images_200x512(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    n = scaled(200, scale)
+    # A few distinct images, reused: building 200 would dominate setup time.
+    images = [torch.rand(3, 512, 512, generator=generator) for _ in range(min(n, 8))]
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step in range(n):
+            writer.add_image("images/sample", images[step % len(images)], step)
+        writer.close()
+        return n
+
+    return run
+
+
+@workload(
+    "images_batch_50",
+    "50 `add_images(tag, batch, step)` of 64x3x64x64 float32 torch tensors in [0, 1) "
+    "(one 8x8 grid PNG each), then `close()`",
+)
+def images_batch_50(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    n = scaled(50, scale)
+    batches = [torch.rand(64, 3, 64, 64, generator=generator) for _ in range(min(n, 4))]
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step in range(n):
+            writer.add_images("images/batch", batches[step % len(batches)], step)
+        writer.close()
+        return n
+
+    return run
+
+
+@workload(
+    "embedding_20k",
+    "`add_embedding` of a 20k x 128 float32 torch tensor with 20k string labels "
+    "(tensors.tsv + metadata.tsv + projector_config.pbtxt), then `close()`",
+)
+def embedding_20k(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    n = scaled(20_000, scale)
+    mat = torch.randn(n, 128, generator=torch.Generator().manual_seed(0))
+    labels = [f"point {i} class {i % 10}" for i in range(n)]
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        writer.add_embedding(mat, metadata=labels, global_step=0, tag="features")
+        writer.close()
+        return 0  # side files only: no summary values
+
+    return run
+
+
+def _resnet18() -> Any:
+    """A ResNet-18-shaped module (11.7M parameters), defined here: no torchvision."""
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x: Any) -> Any:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + identity)
+
+    class ResNet18(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            widths = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
+            for i, (cin, cout, stride) in enumerate(widths, 1):
+                layer = nn.Sequential(Block(cin, cout, stride), Block(cout, cout, 1))
+                setattr(self, f"layer{i}", layer)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(512, 1000)
+
+        def forward(self, x: Any) -> Any:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(self.avgpool(x).flatten(1))
+
+    return ResNet18()
+
+
+@workload(
+    "graph_resnet",
+    "`add_graph` of a ResNet-18-shaped module (defined in the benchmark, no torchvision) "
+    "on a 1x3x224x224 input, then `close()`",
+)
+def graph_resnet(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    model = _resnet18()
+    image = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        writer.add_graph(model, image)
+        writer.close()
+        return 0  # a graph_def event: no summary values
+
+    return run

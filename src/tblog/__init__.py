@@ -3,8 +3,16 @@
     from tblog import SummaryWriter   # instead of torch.utils.tensorboard's
 """
 
+from tblog._distributed import NullSummaryWriter, reduce_scalar, reduce_scalars
 from tblog.writer import FileWriter, SummaryWriter
 
 __version__ = "0.1.0"
 
-__all__ = ["FileWriter", "SummaryWriter", "__version__"]
+__all__ = [
+    "FileWriter",
+    "NullSummaryWriter",
+    "SummaryWriter",
+    "__version__",
+    "reduce_scalar",
+    "reduce_scalars",
+]

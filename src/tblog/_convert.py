@@ -156,9 +156,7 @@ def to_text(value: Any, name: str = "tag") -> str:
 
 def on_accelerator(value: Any) -> bool:
     """True for a torch tensor that lives on a device other than the CPU."""
-    if _framework(value) != "torch" or not hasattr(value, "device"):
-        return False
-    return value.device.type != "cpu"
+    return getattr(value, "is_cpu", True) is False and _framework(value) == "torch"
 
 
 def torch_bucket_counts(

@@ -50,6 +50,7 @@ class RecordError(ValueError):
 
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(f"{message} at offset {offset}")
+        self.reason = message
         self.offset = offset
 
 

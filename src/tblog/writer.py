@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from tblog import _convert
-from tblog._event_file import EventFileWriter, _Serializable
+from tblog._event_file import EventFileWriter, _Serializable, check_event_record, check_name
 from tblog._methods_media import MediaMethods
 from tblog._methods_structured import StructuredMethods
 from tblog._methods_tensors import TensorMethods
@@ -81,16 +81,24 @@ class FileWriter:
         self.add_event(event, global_step, walltime)
 
     def add_record(self, data: bytes) -> None:
-        """Write an already serialized ``Event``."""
-        self.event_writer.add_record(data)
+        """Write an already serialized ``Event``.
+
+        Raises:
+            TypeError: ``data`` is not bytes.
+            ValueError: ``data`` does not parse as an ``Event`` or its
+                ``wall_time`` is not finite (either would stop TensorBoard).
+        """
+        self.event_writer.add_record(check_event_record(data))
 
     def add_deferred(self, make_record: Callable[[], bytes]) -> None:
         """Write an ``Event`` serialized by ``make_record`` on a worker thread.
 
         For summaries whose encoding releases the GIL (PNG, GIF): the caller
-        goes on while it runs; records keep their order in the file.
+        goes on while it runs; records keep their order in the file. What it
+        returns is checked as ``add_record`` checks; a failure is raised by
+        the next call that writes.
         """
-        self.event_writer.add_deferred(make_record)
+        self.event_writer.add_deferred(lambda: check_event_record(make_record()))
 
     def flush(self) -> None:
         """Hand every buffered event to the OS."""
@@ -136,6 +144,14 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
             does; the default (Rust) loader then keeps only the last point.
         png_compression: zlib level (0-9) of the PNGs of ``add_image`` and
             friends; lossless either way. Default 1 (fast); 9 is smallest.
+        rank: multi-process training (docs/distributed.md): this process's
+            rank, or ``"auto"`` (torch.distributed, else ``$RANK``, else 0).
+            Only rank 0 writes; other ranks get a ``NullSummaryWriter`` whose
+            methods do nothing. None (default): no rank handling.
+        per_rank: with ``rank``: every rank writes ``{log_dir}/rank{r}`` instead.
+
+    ``log_dir`` may be a ``s3://``, ``gs://``, ``az://`` (or other fsspec) URL:
+    see docs/remote.md.
     """
 
     def __init__(
@@ -150,11 +166,19 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         logdir: str | os.PathLike[str] | None = None,
         auto_step: bool = True,
         png_compression: int = image_summary.DEFAULT_PNG_COMPRESSION,
+        rank: int | str | None = None,
+        per_rank: bool = False,
     ) -> None:
         if log_dir is None:
             log_dir = logdir
         if log_dir is None:
             log_dir = default_log_dir(comment)
+        if rank is not None or per_rank:  # multi-process training: tblog._distributed
+            from tblog._distributed import rank_log_dir
+
+            log_dir = rank_log_dir(self, os.fspath(log_dir), rank, per_rank)
+            if log_dir is None:  # a rank that does not log: self is a NullSummaryWriter now
+                return
         self.log_dir = os.fspath(log_dir)
         self.purge_step = None if purge_step is None else _convert.to_step(purge_step, "purge_step")
         self._max_queue = max_queue
@@ -210,7 +234,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         """Write one summary event to the main run (the kinds' common exit)."""
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
         event = event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
-        self._get_file_writer().add_record(event.SerializeToString())
+        self._get_file_writer().event_writer.add_record(event.SerializeToString())
 
     # -- scalars --------------------------------------------------------------
 
@@ -256,14 +280,18 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         event_writer = self._event_writer
         if event_writer is None or event_writer._closed:
             event_writer = self._get_file_writer().event_writer
-        if new_style or double_precision:
-            summary = scalar_summary.scalar(tag, scalar_value, new_style=True)
-            event = event_pb2.Event(wall_time=wall_time, step=global_step, summary=summary)
-            event_writer.add_record(event.SerializeToString())
-        else:
-            event_writer.add_record(
-                self._scalar_encoder.encode(tag, scalar_value, global_step, wall_time)
-            )
+        try:
+            if new_style or double_precision:
+                summary = scalar_summary.scalar(tag, scalar_value, new_style=True)
+                event = event_pb2.Event(wall_time=wall_time, step=global_step, summary=summary)
+                event_writer.add_record(event.SerializeToString())
+            else:
+                event_writer.add_record(
+                    self._scalar_encoder.encode(tag, scalar_value, global_step, wall_time)
+                )
+        except UnicodeEncodeError:  # a lone surrogate: see docs/reliability.md
+            _convert.to_text(tag, "tag")
+            raise
 
     def add_scalars(
         self,
@@ -303,28 +331,32 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"add_scalars({main_tag!r}): {exc}") from None
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+        # Names too are checked before anything is written.
+        _convert.to_text(main_tag, "main_tag")
         if same_run:
+            for key in values:
+                _convert.to_text(key, f"add_scalars({main_tag!r}): key")
             for key, value in values.items():
                 self.add_scalar(f"{main_tag}/{key}", value, global_step, wall_time)
             return
+        prefix = main_tag.replace("/", "_")
+        runs = {
+            key: check_name(f"{prefix}_{key}", f"add_scalars({main_tag!r}): key {key!r} gives run")
+            for key in values
+        }
         step = self._step(main_tag, global_step)
         self._get_file_writer()
-        prefix = main_tag.replace("/", "_")
         for key, value in values.items():
-            run = f"{prefix}_{key}"
-            if run in ("", ".", "..") or any(c in run for c in "/\\\0"):
-                raise ValueError(
-                    f"add_scalars({main_tag!r}): key {key!r} would name the run directory "
-                    f"{run!r}; keys must not contain path separators"
-                )
-            run_dir = os.path.join(self.log_dir, run)
+            run_dir = os.path.join(self.log_dir, runs[key])
             writer = self.all_writers.get(run_dir)
             if writer is None or writer.closed:
                 writer = FileWriter(
                     run_dir, self._max_queue, self._flush_secs, self._filename_suffix
                 )
                 self.all_writers[run_dir] = writer
-            writer.add_record(self._scalar_encoder.encode(main_tag, value, step, wall_time))
+            writer.event_writer.add_record(
+                self._scalar_encoder.encode(main_tag, value, step, wall_time)
+            )
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -351,3 +383,15 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings, not the open files (e.g. for spawned workers).
+
+        The unpickled writer writes to the same ``log_dir`` through an event
+        file of its own, opened by its first write (so unpickling alone, say of
+        a checkpoint holding a writer, creates no file). Records this writer
+        buffered stay with it.
+        """
+        state = self.__dict__.copy()
+        state.update(file_writer=None, all_writers=None, _event_writer=None)
+        return state

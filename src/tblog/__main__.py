@@ -1,0 +1,31 @@
+"""The ``tblog`` command line: ``tblog verify LOGDIR`` (also ``python -m tblog``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a ``tblog`` subcommand; return its exit status."""
+    from tblog import _verify
+
+    parser = argparse.ArgumentParser(prog="tblog", description="tblog command line tools")
+    commands = parser.add_subparsers(dest="command", metavar="{verify}", required=True)
+    verify = commands.add_parser(
+        "verify",
+        help="check every event file under LOGDIR (CRCs, Event parse, finite wall_time)",
+        description=_verify.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _verify.add_arguments(verify)
+    args = parser.parse_args(argv)
+    if args.command == "verify":
+        return _verify.run(args.logdir, strict=args.strict, quiet=args.quiet)
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

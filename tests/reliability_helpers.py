@@ -1,0 +1,161 @@
+"""Helpers for the reliability tests: child Python processes and read-back.
+
+Every child runs with a bounded timeout, so a hang fails the test instead of
+the suite. Read-back goes through stock TensorBoard (``tbutil``: its loaders
+and an independent CRC/parse check) and ``tblog verify``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from tbutil import event_files, iter_records, load_events
+from tensorboard.compat.proto import event_pb2
+
+from tblog import _verify
+
+# What every child script starts with: the writer class, and a flushed stdout
+# line per checkpoint the parent waits for.
+PRELUDE = """\
+import os, sys, time
+from tblog import SummaryWriter
+
+def say(*words):
+    print(*words, flush=True)
+"""
+
+
+def script(body: str) -> str:
+    """A child script: :data:`PRELUDE` followed by ``body`` (dedented)."""
+    return PRELUDE + textwrap.dedent(body)
+
+
+def run_python(
+    body: str,
+    *args: str,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    prelude: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a fresh interpreter (``sys.executable -c``) and return the
+    finished process; a child still running after ``timeout`` is killed and the
+    test fails with its output."""
+    code = script(body) if prelude else textwrap.dedent(body)
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=child_env(env),
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(
+            f"child did not finish within {timeout}s (a hang?)\n"
+            f"stdout: {exc.stdout!r}\nstderr: {exc.stderr!r}"
+        ) from None
+
+
+def start_python(body: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``body`` in a fresh interpreter with piped, line-buffered text stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script(body), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        env=child_env(env),
+    )
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("TBLOG_SIGTERM_HANDLER", None)
+    env.update(extra or {})
+    return env
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[int, str, str]:
+    """Wait (bounded) for ``proc``; return ``(returncode, rest of stdout, stderr)``."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"child did not exit within {timeout}s\n{out}\n{err}") from None
+    return proc.returncode, out, err
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    """The child's next stdout line, failing (not hanging) if none comes in ``timeout``."""
+    import selectors
+
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            proc.kill()
+            raise AssertionError(f"no output from the child within {timeout}s")
+    line = proc.stdout.readline()
+    if not line:
+        code, _, err = finish(proc)
+        raise AssertionError(f"child exited ({code}) before printing a line:\n{err}")
+    return line.strip()
+
+
+def kill(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+
+
+def scalar_values(path: str | os.PathLike[str]) -> list[tuple[str, int, float]]:
+    """``(tag, step, value)`` of every ``simple_value`` in one file, read by
+    TensorBoard's ``LegacyEventFileLoader`` (the Events exactly as stored)."""
+    return [
+        (value.tag, event.step, value.simple_value)
+        for event in load_events(path, migrate=False)
+        for value in event.summary.value
+    ]
+
+
+def run_scalars(run_dir: str | os.PathLike[str]) -> list[tuple[str, int, float]]:
+    """:func:`scalar_values` of every event file directly in ``run_dir``."""
+    return [item for path in event_files(run_dir) for item in scalar_values(path)]
+
+
+def parse_all(path: str | os.PathLike[str], *, allow_truncated_tail: bool = False) -> list:
+    """Every record of ``path`` parsed as TensorBoard's ``Event`` (CRCs checked by
+    ``tbutil``, independently of tblog); fast enough for 10^5 records."""
+    return [
+        event_pb2.Event.FromString(payload)
+        for _, payload in iter_records(path, allow_truncated_tail=allow_truncated_tail)
+    ]
+
+
+def verify(logdir: str | os.PathLike[str], *args: str) -> tuple[int, str]:
+    """``tblog verify`` in this process: ``(exit status, output)``."""
+    out = io.StringIO()
+    strict = "--strict" in args
+    code = _verify.run(os.fspath(logdir), strict=strict, out=out)
+    return code, out.getvalue()
+
+
+def all_event_files(root: str | os.PathLike[str]) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*") if "tfevents" in p.name and p.is_file())
+
+
+def files_outside(root: Path, allowed: Sequence[Path]) -> list[Path]:
+    """Every file under ``root`` not under one of ``allowed``."""
+    return [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(p == a or a in p.parents for a in allowed)
+    ]
