@@ -176,8 +176,9 @@ def main() -> None:
     finally:
         server.stop()
 
+    cadence = f"flush() every {args.flush_every} steps" if args.flush_every else "close() only"
     print(f"S3 (moto on 127.0.0.1): {args.scalars} scalars + {images} images (3x64x64), "
-          f"flush() every {args.flush_every} steps, median of {args.reps}")
+          f"{cadence}, median of {args.reps}")
     print(f"{'lib':<7}{'wall s':>9}{'PUTs':>7}{'MB uploaded':>13}{'MB stored':>11}"
           f"{'up/stored':>11}")
     main_rows = {lib: [r for r in rows if r["case"] == "main" and r["lib"] == lib] for lib in libs}

@@ -218,23 +218,7 @@ def test_filename_suffix_surrogate(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(SummaryWriter, "add_hparams"), reason="no add_hparams yet")
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            "long",
-            marks=pytest.mark.xfail(
-                reason="known bug (reported): a 5000-character run_name reaches os.makedirs "
-                "and raises OSError (ENAMETOOLONG) instead of ValueError",
-                raises=OSError,
-                strict=False,
-            ),
-        )
-        if name == "long"
-        else name
-        for name in [*WEIRD, "surrogate"]
-    ],
-)
+@pytest.mark.parametrize("name", [*WEIRD, "surrogate"])
 def test_hparams_run_name(tmp_path: Path, name: str) -> None:
     root, logdir = _root(tmp_path)
     run_name = SURROGATE if name == "surrogate" else WEIRD[name]

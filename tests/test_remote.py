@@ -268,7 +268,7 @@ def _azurite_command() -> str | None:
     found = shutil.which("azurite-blob")
     if found:
         return found
-    for root in (os.environ.get("AZURITE_HOME"), "/tmp/azurite", str(Path.cwd())):
+    for root in (os.environ.get("AZURITE_HOME"), str(Path.cwd())):
         if root and (Path(root) / "node_modules/.bin/azurite-blob").exists():
             return str(Path(root) / "node_modules/.bin/azurite-blob")
     return None
@@ -882,6 +882,8 @@ def test_url_protocol() -> None:
     assert _remote.url_protocol("gs://b") == "gs"
     assert _remote.url_protocol("/tmp/x") is None
     assert _remote.url_protocol("C:\\runs") is None
+    assert _remote.url_protocol("C://runs") is None  # a Windows drive
+    assert _remote.url_protocol("abfs://c/x") == "abfs"
     assert _remote.url_protocol("runs/s3://x") is None
 
 

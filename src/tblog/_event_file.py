@@ -94,8 +94,8 @@ def check_name(name: str, what: str) -> str:
     """
     if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
         raise ValueError(
-            f"{what} {name!r} must be a single file name: no '/', '\\' or NUL, "
-            "and not '', '.' or '..'"
+            f"{what} {name!r} must be a single file name: no path separators ('/', '\\') "
+            "or NUL, and not '', '.' or '..'"
         )
     try:
         size = len(name.encode("utf-8"))

@@ -95,6 +95,7 @@ class SegmentedEventFileWriter:
     record added before it is uploaded.
 
     Raises:
+        TypeError: ``filename_suffix`` is not a str.
         ValueError: a bad ``max_queue``, ``flush_secs`` or ``filename_suffix``.
         ImportError: the URL's fsspec backend is missing.
         OSError: the header segment could not be uploaded (no bucket, no access).

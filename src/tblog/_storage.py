@@ -22,7 +22,8 @@ from typing import Any
 from tblog._event_file import file_version_event
 from tblog._record import frame
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+# Two characters at least: "C://x" is a Windows drive, not a URL.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+)://")
 
 
 def url_protocol(logdir: str | os.PathLike[str]) -> str | None:
