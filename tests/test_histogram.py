@@ -31,11 +31,10 @@ def torch_bins(tmp_path_factory: pytest.TempPathFactory) -> list[float]:
     return writer.default_bins
 
 
-@pytest.fixture(params=["one-shot", "chunked"])
+@pytest.fixture(params=["one-chunk", "many-chunks"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test through both counting paths: whole-array (small inputs) and
-    chunked with per-key counts (large inputs)."""
-    monkeypatch.setattr(H, "_SMALL", 1 << 62 if request.param == "one-shot" else 0)
+    """Count in one chunk, or in many (with a last, shorter one)."""
+    monkeypatch.setattr(H, "_CHUNK", 1 << 40 if request.param == "one-chunk" else 777)
     return request.param
 
 
@@ -250,14 +249,14 @@ finite_or_not = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_s
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     values=hnp.arrays(np.float32, st.integers(1, 300), elements=finite_or_not),
-    table=st.booleans(),
+    chunked=st.booleans(),
     scale=st.sampled_from([1.0, 1e-30, 1e-12, 1e20, 1e30]),
 )
-def test_fuzz_builder(values: np.ndarray, table: bool, scale: float) -> None:
+def test_fuzz_builder(values: np.ndarray, chunked: bool, scale: float) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         values = (values * np.float32(scale)).astype(np.float32)
-    old = H._SMALL
-    H._SMALL = 0 if table else 1 << 62
+    old = H._CHUNK
+    H._CHUNK = 7 if chunked else 1 << 40
     try:
         try:
             histo = parse(H.histogram_proto_bytes(values))
@@ -270,7 +269,7 @@ def test_fuzz_builder(values: np.ndarray, table: bool, scale: float) -> None:
                 assert not reference_counts(finite).any()
             return
     finally:
-        H._SMALL = old
+        H._CHUNK = old
     inside = (values >= H.DEFAULT_EDGES[0]) & (values <= H.DEFAULT_EDGES[-1])
     assert histo.num == values.size
     assert sum(histo.bucket) == np.count_nonzero(inside)  # == num when all are inside

@@ -114,23 +114,9 @@ def test_weird_scalar_tags_in_both_loaders(logdir: Path, tb_server) -> None:
         assert [(step, value) for _, step, value in points] == [(0, 0.0), (1, 1.0), (2, 2.0)]
 
 
-KNOWN_SURROGATE_BUGS = {
-    "add_custom_scalars_multilinechart": (
-        "known bug (reported): _methods_tensors._Failure re-raises UnicodeEncodeError as "
-        "type(exc)(message), which itself fails with TypeError"
-    ),
-}
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(reason=KNOWN_SURROGATE_BUGS[m], strict=False))
-        if m in KNOWN_SURROGATE_BUGS
-        else m
-        for m in TAGGED
-    ],
-)
+@pytest.mark.parametrize("method", TAGGED)
 def test_surrogate_tag_is_rejected_before_writing(logdir: Path, method: str) -> None:
     writer = SummaryWriter(logdir, max_queue=1)
     writer.add_scalar("before", 1.0, 1)
@@ -255,11 +241,6 @@ def test_embedding_tags_and_metadata_stay_inside(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(SummaryWriter, "add_embedding"), reason="no add_embedding yet")
 @pytest.mark.parametrize("where", ["tag", "metadata"])
 def test_embedding_surrogate_is_rejected(tmp_path: Path, where: str) -> None:
-    if where == "metadata":
-        pytest.xfail(
-            "known divergence (reported): projector.metadata_tsv writes lone surrogates "
-            "as backslash escapes instead of raising ValueError"
-        )
     root, logdir = _root(tmp_path)
     kwargs: dict[str, Any] = {"tag": SURROGATE} if where == "tag" else {"metadata": [SURROGATE]}
     with SummaryWriter(logdir) as writer:

@@ -200,21 +200,7 @@ METHOD_ARGS: dict[str, tuple[Any, ...]] = {
     "add_custom_scalars_multilinechart": ("J", "J"),
     "add_figure": ("tag", "J"),
 }
-FUZZED_METHODS = [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(
-            reason="known bug (reported): add_mesh('tag', None) raises AttributeError "
-            "from summary/mesh.py instead of TypeError",
-            raises=AttributeError,
-            strict=False,
-        ),
-    )
-    if name == "add_mesh"
-    else name
-    for name in METHOD_ARGS
-    if hasattr(SummaryWriter, name)
-]
+FUZZED_METHODS = [name for name in METHOD_ARGS if hasattr(SummaryWriter, name)]
 
 
 @pytest.fixture(scope="module")

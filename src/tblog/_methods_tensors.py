@@ -50,7 +50,11 @@ class _Failure:
 
     def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
         if isinstance(exc, (TypeError, ValueError)) and not str(exc).startswith(self.prefix):
-            raise type(exc)(f"{self.prefix}: {exc}") from None
+            # Subclasses such as UnicodeEncodeError take other arguments: fall back to the base.
+            kind = TypeError if isinstance(exc, TypeError) else ValueError
+            if type(exc) in (TypeError, ValueError) or type(exc).__init__ is kind.__init__:
+                kind = type(exc)
+            raise kind(f"{self.prefix}: {exc}") from None
         return False
 
 
@@ -370,6 +374,8 @@ class TensorMethods:
                 counts that disagree, or NaN/infinite vertices.
         """
         with _Failure("add_mesh", tag):
+            if vertices is None:
+                raise TypeError("vertices is required: an array of shape (B, N, 3)")
             tag = _convert.to_text(tag, "tag")
             arrays = {
                 name: None if value is None else _convert.to_numpy(value, name)
