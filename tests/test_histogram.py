@@ -213,6 +213,8 @@ def test_bad_max_bins_rejected(max_bins: object) -> None:
 def test_bad_bins_rejected(bins: object) -> None:
     with pytest.raises(ValueError, match=r"bins=.* was rejected by np.histogram"):
         H.histogram_proto_bytes(np.arange(5.0), bins=bins)
+    with pytest.raises(ValueError, match=r"bins=\[\] makes no buckets; give at least two edges"):
+        H.histogram_proto_bytes(np.arange(5.0), bins=[])
 
 
 def test_writer_errors_name_tag_and_write_nothing(logdir: object) -> None:

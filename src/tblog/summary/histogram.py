@@ -340,6 +340,8 @@ def histogram_proto_bytes(
             counts, edges = np.histogram(x.astype(np.float64, copy=False), bins=bins)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bins={bins!r} was rejected by np.histogram: {exc}") from None
+        if len(counts) == 0:
+            raise ValueError(f"bins={bins!r} makes no buckets; give at least two edges")
         total, squares = _sums(x)
     return histogram_from_counts(counts, edges, low, high, x.size, total, squares, max_bins)
 
