@@ -200,6 +200,24 @@ def test_purge_step_writes_session_start(logdir: Path) -> None:
     events = raw_events(logdir)
     assert events[1].step == 5 and events[1].file_version == "brain.Event:2"
     assert events[2].step == 5 and events[2].session_log.status == event_pb2.SessionLog.START
+    assert events[3].step == 5 and events[3].session_log.status == event_pb2.SessionLog.START
+
+
+@pytest.mark.parametrize("load_fast", [True, False], ids=["rust", "python"])
+def test_purge_step_hides_stale_steps_in_both_loaders(logdir: Path, tb_server, load_fast) -> None:
+    with SummaryWriter(logdir) as writer:  # a run that crashed after step 9
+        for step in range(10):
+            writer.add_scalar("x", float(step), step)
+    with SummaryWriter(logdir, purge_step=5) as writer:  # resumed from step 5
+        for step in range(5, 8):
+            writer.add_scalar("x", 100.0 + step, step)
+    expected = [(s, float(s)) for s in range(5)] + [(s, 100.0 + s) for s in range(5, 8)]
+    server = tb_server(logdir, load_fast=load_fast)
+    server.wait_for_scalars(".", "x", 8)
+    server.wait_for(
+        lambda: [(p[1], p[2]) for p in server.scalars(".", "x")] == expected,
+        timeout=15, what="steps 5-9 of the crashed run to be purged",
+    )
 
 
 def test_flush_makes_everything_visible_and_close_is_idempotent(logdir: Path) -> None:

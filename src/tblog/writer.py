@@ -216,6 +216,12 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
                 step, self.purge_step = self.purge_step, None
                 writer.add_event(event_pb2.Event(step=step, file_version="brain.Event:2"))
                 start = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+                # TensorBoard's Python loader takes the first START of a run as
+                # the session's beginning and purges only on later ones; torch's
+                # single START therefore purges nothing there. A second START
+                # purges in every case (the Rust loader drops the stale steps by
+                # its own step rule).
+                writer.add_event(event_pb2.Event(step=step, session_log=start))
                 writer.add_event(event_pb2.Event(step=step, session_log=start))
         return writer
 
