@@ -193,3 +193,27 @@ def torch_bucket_counts(
     stats = torch.stack([values.min().double(), values.max().double(), wide.sum(), wide.dot(wide)])
     low, high, total, squares = stats.cpu().tolist()
     return counts.cpu().numpy(), low, high, values.numel(), total, squares
+
+
+class naming_errors:  # noqa: N801 - used as a context manager, reads like a function
+    """Prefix a ``TypeError``/``ValueError`` raised inside with ``method(tag=...)``.
+
+    Every ``add_*`` method wraps its argument conversion in one, so the user sees
+    which call and tag failed: ``with naming_errors("add_image", tag): ...``.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, method: str, tag: Any) -> None:
+        self.prefix = f"{method}(tag={tag!r})"
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, (TypeError, ValueError)) and not str(exc).startswith(self.prefix):
+            # Subclasses such as UnicodeEncodeError take other arguments: use the base.
+            base = TypeError if isinstance(exc, TypeError) else ValueError
+            raised = type(exc) if type(exc).__init__ is base.__init__ else base
+            raise raised(f"{self.prefix}: {exc}") from None
+        return False

@@ -8,11 +8,10 @@ file's worker pool (``add_deferred``); records keep their order.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,17 +21,6 @@ from tblog.proto import event_pb2, summary_pb2
 from tblog.summary import audio as audio_summary
 from tblog.summary import image as image_summary
 from tblog.summary import video as video_summary
-
-
-@contextlib.contextmanager
-def _naming(method: str, tag: str) -> Iterator[None]:
-    """Prefix input errors with the method and tag, so the user sees which call failed."""
-    try:
-        yield
-    except (TypeError, ValueError) as exc:
-        if type(exc) not in (TypeError, ValueError):
-            raise
-        raise type(exc)(f"{method}(tag={tag!r}): {exc}") from None
 
 
 def _check_tag(method: str, tag: Any) -> None:
@@ -68,7 +56,7 @@ class MediaMethods:
         self, method: str, tag: str, global_step: Any, walltime: Any
     ) -> tuple[int, float]:
         """Validated (step, wall_time); call last, as a None step consumes an auto step."""
-        with _naming(method, tag):
+        with _convert.naming_errors(method, tag):
             wall_time = time.time() if walltime is None else _convert.to_walltime(walltime)
             return self._step(tag, global_step), wall_time
 
@@ -128,7 +116,7 @@ class MediaMethods:
                 channels not 1, 3 or 4.
         """
         _check_tag("add_image", tag)
-        with _naming("add_image", tag):
+        with _convert.naming_errors("add_image", tag):
             array = _convert.to_numpy(img_tensor, "img_tensor")
             pixels = image_summary.prepare_image(array, dataformats)
         self._write_png("add_image", tag, pixels, global_step, walltime)
@@ -157,7 +145,7 @@ class MediaMethods:
             TypeError, ValueError: as ``add_image``; also list items of different shapes.
         """
         _check_tag("add_images", tag)
-        with _naming("add_images", tag):
+        with _convert.naming_errors("add_images", tag):
             if (
                 isinstance(img_tensor, (list, tuple))
                 and img_tensor
@@ -204,7 +192,7 @@ class MediaMethods:
         """
         _check_tag("add_image_with_boxes", tag)
         _require("PIL", "add_image_with_boxes", "pillow")
-        with _naming("add_image_with_boxes", tag):
+        with _convert.naming_errors("add_image_with_boxes", tag):
             array = _convert.to_numpy(img_tensor, "img_tensor")
             pixels = image_summary.prepare_image(array, dataformats, batch=False)
             boxes = _convert.to_numpy(box_tensor, "box_tensor")
@@ -242,7 +230,7 @@ class MediaMethods:
         _check_tag("add_figure", tag)
         _require("matplotlib", "add_figure", "matplotlib")
         figures = figure if isinstance(figure, (list, tuple)) else [figure]
-        with _naming("add_figure", tag):
+        with _convert.naming_errors("add_figure", tag):
             if not figures:
                 raise ValueError("figure is an empty list")
             images = [image_summary.figure_pixels(item) for item in figures]
@@ -290,7 +278,7 @@ class MediaMethods:
         """
         _check_tag("add_video", tag)
         _require("PIL", "add_video", "pillow")
-        with _naming("add_video", tag):
+        with _convert.naming_errors("add_video", tag):
             fps = video_summary.check_fps(fps)
             array = _convert.to_numpy(vid_tensor, "vid_tensor")
             frames = video_summary.prepare_video(array, dataformats)
@@ -322,7 +310,7 @@ class MediaMethods:
             ValueError: empty, an unknown layout, ``sample_rate`` not positive.
         """
         _check_tag("add_audio", tag)
-        with _naming("add_audio", tag):
+        with _convert.naming_errors("add_audio", tag):
             rate = audio_summary.check_sample_rate(sample_rate)
             array = _convert.to_numpy(snd_tensor, "snd_tensor")
             pcm, clipped = audio_summary.prepare_audio(array)

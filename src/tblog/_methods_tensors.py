@@ -37,27 +37,6 @@ def _event_bytes(summary: bytes, step: int, wall_time: float) -> bytes:
     return head + b"\x2a" + varint(len(summary)) + summary
 
 
-class _Failure:
-    """Re-raise a conversion error with the method and tag in front."""
-
-    __slots__ = ("prefix",)
-
-    def __init__(self, method: str, tag: Any) -> None:
-        self.prefix = f"{method}(tag={tag!r})"
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, (TypeError, ValueError)) and not str(exc).startswith(self.prefix):
-            # Subclasses such as UnicodeEncodeError take other arguments: fall back to the base.
-            kind = TypeError if isinstance(exc, TypeError) else ValueError
-            if type(exc) in (TypeError, ValueError) or type(exc).__init__ is kind.__init__:
-                kind = type(exc)
-            raise kind(f"{self.prefix}: {exc}") from None
-        return False
-
-
 def _numbers(value: Any, name: str) -> np.ndarray:
     array = _convert.to_numpy(value, name)
     if array.dtype.kind not in "biuf":
@@ -109,7 +88,7 @@ class TensorMethods:
                 statistics), every value lies outside ``bins``, or bad
                 ``bins``/``max_bins``.
         """
-        with _Failure("add_histogram", tag):
+        with _convert.naming_errors("add_histogram", tag):
             tag = _convert.to_text(tag, "tag")
             if isinstance(bins, str) and bins == "tensorflow" and _convert.on_accelerator(values):
                 if values.numel() == 0:
@@ -152,7 +131,7 @@ class TensorMethods:
                 drop the histogram), no buckets, decreasing limits or negative
                 counts. Nothing is written.
         """
-        with _Failure("add_histogram_raw", tag):
+        with _convert.naming_errors("add_histogram_raw", tag):
             tag = _convert.to_text(tag, "tag")
             numbers = [
                 _convert.to_float(value, name)
@@ -199,7 +178,7 @@ class TensorMethods:
                 prediction or label outside [0, 1] or NaN, ``num_thresholds``
                 below 2, or weights of the wrong size.
         """
-        with _Failure("add_pr_curve", tag):
+        with _convert.naming_errors("add_pr_curve", tag):
             tag = _convert.to_text(tag, "tag")
             if weights is not None:
                 weights = _numbers(weights, "weights")
@@ -242,7 +221,7 @@ class TensorMethods:
             TypeError: non-numeric arrays.
             ValueError: arrays of different lengths, not 1-D, or empty.
         """
-        with _Failure("add_pr_curve_raw", tag):
+        with _convert.naming_errors("add_pr_curve_raw", tag):
             tag = _convert.to_text(tag, "tag")
             pr_curve_summary.check_num_thresholds(num_thresholds)
             names = ("true_positive_counts", "false_positive_counts", "true_negative_counts",
@@ -289,12 +268,12 @@ class TensorMethods:
                 self._get_file_writer().event_writer.add_record(data)
                 return
         if type(tag) is not str:
-            with _Failure("add_text", tag):
+            with _convert.naming_errors("add_text", tag):
                 _convert.to_text(tag, "tag")
         try:
             summary = encoder.summary_bytes(tag, text_string)
         except (TypeError, ValueError) as exc:
-            with _Failure("add_text", tag):
+            with _convert.naming_errors("add_text", tag):
                 if isinstance(exc, UnicodeError):  # say which str, and why
                     _convert.to_text(tag, "tag")
                     if isinstance(text_string, str):
@@ -319,7 +298,7 @@ class TensorMethods:
             TypeError: the layout is not shaped as above.
             ValueError: an unknown chart kind or a Margin chart without 3 tags.
         """
-        with _Failure("add_custom_scalars", custom_scalars_summary.CONFIG_TAG):
+        with _convert.naming_errors("add_custom_scalars", custom_scalars_summary.CONFIG_TAG):
             new = custom_scalars_summary.layout_proto(layout)
         merged = self.__dict__.get("_custom_scalars_layout")
         if merged is None:
@@ -341,7 +320,8 @@ class TensorMethods:
         Raises:
             ValueError: ``tags`` does not hold exactly 3 tags.
         """
-        with _Failure("add_custom_scalars_marginchart", custom_scalars_summary.CONFIG_TAG):
+        config_tag = custom_scalars_summary.CONFIG_TAG
+        with _convert.naming_errors("add_custom_scalars_marginchart", config_tag):
             custom_scalars_summary.margin_tags(tags, title)
         self.add_custom_scalars({category: {title: ["Margin", tags]}})
 
@@ -373,7 +353,7 @@ class TensorMethods:
             ValueError: a shape other than ``(B, N, 3)``, batch sizes or vertex
                 counts that disagree, or NaN/infinite vertices.
         """
-        with _Failure("add_mesh", tag):
+        with _convert.naming_errors("add_mesh", tag):
             if vertices is None:
                 raise TypeError("vertices is required: an array of shape (B, N, 3)")
             tag = _convert.to_text(tag, "tag")
@@ -406,7 +386,7 @@ class TensorMethods:
             TypeError: a dtype TensorBoard cannot store (str, object).
             ValueError: 2 GiB of data or more.
         """
-        with _Failure("add_tensor", tag):
+        with _convert.naming_errors("add_tensor", tag):
             tag = _convert.to_text(tag, "tag")
             array = _convert.to_numpy(tensor, "tensor")
             summary = tensor_summary.tensor_summary_bytes(tag, array)
