@@ -276,10 +276,8 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         if type(tag) is not str:
             raise TypeError(f"tag must be a str, got {type(tag).__name__}")
         if type(scalar_value) is not float:
-            try:
+            with _convert.naming_errors("add_scalar", tag):
                 scalar_value = _convert.to_float(scalar_value, "scalar_value")
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"add_scalar(tag={tag!r}): {exc}") from None
         if type(global_step) is not int or not 0 <= global_step < 2**63:
             global_step = self._step(tag, global_step)
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
@@ -332,10 +330,8 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         for key, value in tag_scalar_dict.items():
             if type(key) is not str:
                 raise TypeError(f"add_scalars({main_tag!r}): keys must be str, got {key!r}")
-            try:
+            with _convert.naming_errors("add_scalars", main_tag):
                 values[key] = _convert.to_float(value, f"tag_scalar_dict[{key!r}]")
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"add_scalars({main_tag!r}): {exc}") from None
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
         # Names too are checked before anything is written.
         _convert.to_text(main_tag, "main_tag")
