@@ -7,6 +7,8 @@ and numpy's own code, value by value.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,10 +33,13 @@ def torch_bins(tmp_path_factory: pytest.TempPathFactory) -> list[float]:
     return writer.default_bins
 
 
-@pytest.fixture(params=["one-chunk", "many-chunks"])
+@pytest.fixture(params=["one-chunk", "many-chunks", "halves"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Count in one chunk, or in many (with a last, shorter one)."""
+    """Count in one chunk, in many (with a last, shorter one), or in two
+    halves on two threads (each in many chunks)."""
     monkeypatch.setattr(H, "_CHUNK", 1 << 40 if request.param == "one-chunk" else 777)
+    if request.param == "halves":
+        monkeypatch.setattr(H, "_SPLIT_MIN", 1000)  # as in real use, not tiny inputs
     return request.param
 
 
@@ -117,6 +122,47 @@ def test_max_bins_same_as_torch(max_bins: int, path: str, torch_bins: list[float
     ours = parse(H.histogram_proto_bytes(values, max_bins=max_bins))
     assert_same_as_torch(ours, theirs)
     assert len(ours.bucket) <= len(H.DEFAULT_EDGES)
+
+
+def test_halves_give_the_same_bytes_on_one_cpu_or_two(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = np.random.default_rng(3).standard_normal(5 * H._CHUNK + 123).astype(np.float32)
+    monkeypatch.setattr(H, "_SPLIT_MIN", 1)
+    two_threads = H.histogram_proto_bytes(values)
+    assert H._helper is not None  # the helper thread really counted a half
+    monkeypatch.setattr(H, "_usable_cpus", lambda: 1)
+    assert H.histogram_proto_bytes(values) == two_threads  # sums bit for bit
+    monkeypatch.setattr(H, "_SPLIT_MIN", 1 << 40)
+    one_pass = parse(H.histogram_proto_bytes(values))
+    halves = parse(two_threads)
+    assert list(halves.bucket) == list(one_pass.bucket)
+    assert (halves.min, halves.max) == (one_pass.min, one_pass.max)
+    assert halves.sum_squares == pytest.approx(one_pass.sum_squares, rel=1e-12)
+
+
+def _histogram_in_forked_child(queue: object) -> None:
+    values = np.random.default_rng(4).standard_normal(1 << 19).astype(np.float32)
+    queue.put(H.histogram_proto_bytes(values))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_counts_halves_without_the_parents_helper() -> None:
+    import multiprocessing
+
+    values = np.random.default_rng(4).standard_normal(1 << 19).astype(np.float32)
+    expected = H.histogram_proto_bytes(values)  # starts the parent's helper thread
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_histogram_in_forked_child, args=(queue,))
+    child.start()
+    try:
+        got = queue.get(timeout=60)  # a helper inherited as-is would hang here
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+    assert got == expected
 
 
 def test_trimmed_to_occupied_range_plus_one_empty_bucket() -> None:
@@ -252,13 +298,15 @@ finite_or_not = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_s
 @given(
     values=hnp.arrays(np.float32, st.integers(1, 300), elements=finite_or_not),
     chunked=st.booleans(),
+    halves=st.booleans(),
     scale=st.sampled_from([1.0, 1e-30, 1e-12, 1e20, 1e30]),
 )
-def test_fuzz_builder(values: np.ndarray, chunked: bool, scale: float) -> None:
+def test_fuzz_builder(values: np.ndarray, chunked: bool, halves: bool, scale: float) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         values = (values * np.float32(scale)).astype(np.float32)
-    old = H._CHUNK
+    old = H._CHUNK, H._SPLIT_MIN
     H._CHUNK = 7 if chunked else 1 << 40
+    H._SPLIT_MIN = 2 if halves else 1 << 40
     try:
         try:
             histo = parse(H.histogram_proto_bytes(values))
@@ -271,7 +319,7 @@ def test_fuzz_builder(values: np.ndarray, chunked: bool, scale: float) -> None:
                 assert not reference_counts(finite).any()
             return
     finally:
-        H._CHUNK = old
+        H._CHUNK, H._SPLIT_MIN = old
     inside = (values >= H.DEFAULT_EDGES[0]) & (values <= H.DEFAULT_EDGES[-1])
     assert histo.num == values.size
     assert sum(histo.bucket) == np.count_nonzero(inside)  # == num when all are inside
