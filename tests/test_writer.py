@@ -13,7 +13,7 @@ import pytest
 import tbutil
 
 import tblog
-from tblog import FileWriter, SummaryWriter
+from tblog import FileWriter, NullSummaryWriter, SummaryWriter
 from tblog.proto import event_pb2, summary_pb2
 
 
@@ -74,6 +74,29 @@ def test_tensorboardx_logdir_spelling(logdir: Path) -> None:
         assert writer.logdir == str(logdir)
         assert writer.file_writer.get_logdir() == str(logdir)
         assert writer.all_writers == {str(logdir): writer.file_writer}
+
+
+def test_tensorboardx_write_to_disk_false_writes_nothing(tmp_path: Path) -> None:
+    log_dir = tmp_path / "not-created"
+    writer = SummaryWriter(logdir=str(log_dir), write_to_disk=False)
+    writer.add_scalar("loss", 1.0, 0)
+    writer.add_histogram("w", np.ones(10), 0)
+    writer.add_scalars("m", {"a": 1.0}, 0)
+    writer.add_text("t", "hello", 0)
+    writer.flush()
+    writer.close()
+    assert not log_dir.exists()
+    assert writer.get_logdir() == str(log_dir)
+    assert isinstance(writer, NullSummaryWriter)
+
+
+def test_tensorboardx_comet_config(logdir: Path) -> None:
+    with SummaryWriter(logdir, comet_config={"disabled": True}) as writer:  # tbx's default
+        writer.add_scalar("loss", 1.0, 0)
+    with pytest.warns(UserWarning, match="does not log to Comet"):
+        SummaryWriter(logdir, comet_config={"disabled": False, "api_key": "k"}).close()
+    values = [e.summary.value[0].simple_value for e in raw_events(logdir) if e.summary.value]
+    assert values == [1.0]
 
 
 def test_values_of_every_supported_type(logdir: Path) -> None:

@@ -89,9 +89,14 @@ def rank_log_dir(
         return os.path.join(log_dir, f"rank{resolved}")
     if resolved == 0:
         return log_dir
-    writer.__class__ = NullSummaryWriter
-    NullSummaryWriter._setup(writer, log_dir, resolved)
+    become_null(writer, log_dir, resolved)
     return None
+
+
+def become_null(writer: SummaryWriter, log_dir: str, rank: int | None = None) -> None:
+    """Turn a half-built ``writer`` into a ``NullSummaryWriter`` in place."""
+    writer.__class__ = NullSummaryWriter
+    NullSummaryWriter._setup(writer, log_dir, rank)
 
 
 class _NullFileWriter:

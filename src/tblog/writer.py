@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -149,6 +150,11 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
             Only rank 0 writes; other ranks get a ``NullSummaryWriter`` whose
             methods do nothing. None (default): no rank handling.
         per_rank: with ``rank``: every rank writes ``{log_dir}/rank{r}`` instead.
+        write_to_disk: tensorboardX's switch. False gives a writer that writes
+            nothing (a ``NullSummaryWriter``: its methods return at once,
+            without even checking their arguments).
+        comet_config: tensorboardX's Comet settings. Only the default (Comet
+            disabled) is supported; anything else is ignored with a warning.
 
     ``log_dir`` may be a ``s3://``, ``gs://``, ``az://`` (or other fsspec) URL:
     see docs/remote.md.
@@ -168,11 +174,24 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         png_compression: int = image_summary.DEFAULT_PNG_COMPRESSION,
         rank: int | str | None = None,
         per_rank: bool = False,
+        write_to_disk: bool = True,
+        comet_config: Mapping[str, Any] | None = None,
     ) -> None:
         if log_dir is None:
             log_dir = logdir
         if log_dir is None:
             log_dir = default_log_dir(comment)
+        if comet_config is not None and not comet_config.get("disabled", True):
+            warnings.warn(
+                "SummaryWriter(comet_config=...): tblog does not log to Comet; "
+                "only the TensorBoard event files are written",
+                stacklevel=2,
+            )
+        if not write_to_disk:  # tensorboardX's writer that writes nothing
+            from tblog._distributed import become_null
+
+            become_null(self, os.fspath(log_dir))
+            return
         if rank is not None or per_rank:  # multi-process training: tblog._distributed
             from tblog._distributed import rank_log_dir
 

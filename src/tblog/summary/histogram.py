@@ -14,6 +14,11 @@ ratio between edges, so one table lookup per value gives the one edge that
 can split its prefix and the bucket below it, and one comparison finishes.
 The counts equal ``np.histogram`` on the values cast to float64, which is what
 torch computes (tests/test_histogram.py checks it, also by fuzzing).
+
+A large input is counted in two fixed halves, one on the caller's thread and
+one on a helper thread where a second CPU is free; both stay in float32 and
+read each value once, computing buckets, min/max and the float64 sums in the
+same cache-sized chunks.
 """
 
 from __future__ import annotations
