@@ -115,9 +115,15 @@ def test_values_of_every_supported_type(logdir: Path) -> None:
 
 def test_jax_arrays(logdir: Path) -> None:
     jnp = pytest.importorskip("jax.numpy", reason="JAX is not installed")
+    values = np.random.default_rng(0).standard_normal(300).astype(np.float32)
     with SummaryWriter(logdir) as writer:
         writer.add_scalar("j", jnp.float32(2.5), 1)
+        writer.add_histogram("h", jnp.asarray(values), 1)
+        writer.add_image("i", jnp.ones((3, 4, 5), jnp.float32) * 0.5, 1)
     assert scalar_points(logdir, "j") == [(1, 2.5)]
+    by_tag = {v.tag: v for e in raw_events(logdir) for v in e.summary.value}
+    assert by_tag["h"].histo.num == 300 and by_tag["h"].histo.max == float(values.max())
+    assert (by_tag["i"].image.height, by_tag["i"].image.width) == (4, 5)
 
 
 @pytest.mark.parametrize(
