@@ -8,6 +8,8 @@ when ``onnx`` is installed); one TensorBoard per loader serves it.
 from __future__ import annotations
 
 import importlib.util
+import io
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,7 +105,25 @@ def graph_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if HAS_ONNX:
         with SummaryWriter(root / "onnx") as writer:
             writer.add_onnx_graph(_onnx_model().SerializeToString())
+        exported = _torch_onnx_export(SmallCNN().eval(), torch.randn(2, 3, 8, 8))
+        if exported is not None:
+            with SummaryWriter(root / "onnx_torch") as writer:
+                writer.add_onnx_graph(exported)
     return root
+
+
+def _torch_onnx_export(model: nn.Module, image: torch.Tensor) -> bytes | None:
+    """``model`` exported by torch's TorchScript-based exporter (the new one
+    needs onnxscript), or None where this torch has no such exporter."""
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "legacy TorchScript-based ONNX export"
+            torch.onnx.export(model, (image,), buffer, dynamo=False,
+                              input_names=["image"], output_names=["logits"])
+    except (TypeError, RuntimeError, ImportError):
+        return None
+    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["rust", "python"])
@@ -208,6 +228,21 @@ def test_onnx_graph(server: tbutil.TensorBoardServer) -> None:
     assert shapes(nodes["act/Relu"]) == [[2, 3]]
     assert list(nodes["Transpose"].attr["perm"].list.i) == [1, 0]
     assert list(nodes["output/z"].input) == ["Transpose"]
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason=ONNX_SKIP)
+def test_onnx_graph_exported_by_torch(server: tbutil.TensorBoardServer, graph_root: Path) -> None:
+    if not (graph_root / "onnx_torch").exists():
+        pytest.skip("this torch cannot export ONNX without onnxscript")
+    nodes = by_name(served_graph(server, "onnx_torch"))
+    conv = next(node for name, node in nodes.items() if node.op == "Conv")
+    assert conv.name.startswith("conv1/")  # grouped by the module scope in ONNX names
+    assert conv.input[0] == "input/image" and shapes(conv) == [[2, 4, 6, 6]]
+    assert [shapes(nodes[name]) for name in conv.input[1:]] == [[[4, 3, 3, 3]], [[4]]]
+    gemm = next(node for node in nodes.values() if node.op == "Gemm")
+    assert gemm.name.startswith("fc/") and shapes(gemm) == [[2, 10]]
+    assert shapes(nodes["fc/fc.weight"]) == [[10, 144]]
+    assert list(nodes["output/logits"].input) == [gemm.name]
 
 
 def test_same_aten_ops_as_torch(tmp_path: Path) -> None:
