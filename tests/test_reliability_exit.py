@@ -8,6 +8,7 @@ TensorBoard's loaders and ``tblog verify``.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -27,6 +28,8 @@ from reliability_helpers import (
     verify,
 )
 from tbutil import event_files, iter_records, load_events, wait_for
+
+from tblog import SummaryWriter
 
 N = 2500
 
@@ -122,6 +125,48 @@ def test_signal_while_logging_keeps_everything_before_it(
     # in order, once; nothing after a gap.
     assert len(steps) >= logged
     assert steps == list(range(len(steps)))
+    assert verify(logdir)[0] == 0
+
+
+@pytest.mark.parametrize("how", ["after-whole-write", "after-partial-write"])
+@pytest.mark.parametrize("deferred", [False, True], ids=["buffer", "deferred-queue"])
+@pytest.mark.parametrize("nth_write", [1, 2, 3])
+def test_write_cut_short_by_keyboard_interrupt_duplicates_nothing(
+    logdir: Path, monkeypatch: pytest.MonkeyPatch, how: str, deferred: bool, nth_write: int
+) -> None:
+    """Ctrl-C's KeyboardInterrupt can land right after os.write returned, before
+    the writer has taken the records off its queue (CI once saw 10 steps twice).
+    Here it is injected exactly there: the rest must still go out once each."""
+    writer = SummaryWriter(logdir, max_queue=10, flush_secs=10_000)
+    event_writer = writer.file_writer.event_writer
+    real_write, writes = os.write, []
+
+    def write_then_interrupt(fd: int, data: bytes) -> int:
+        if fd != event_writer._fd:
+            return real_write(fd, data)
+        writes.append(len(data))
+        if len(writes) != nth_write:
+            return real_write(fd, data)
+        real_write(fd, data if how == "after-whole-write" else bytes(data)[: len(data) // 3])
+        raise KeyboardInterrupt
+
+    interrupted = 0
+    monkeypatch.setattr(os, "write", write_then_interrupt)
+    for step in range(95):
+        try:
+            if deferred and step % 7 == 0:
+                writer.add_text("note", f"step {step}", step)  # a deferred record
+            writer.add_scalar("loss", float(step), step)
+        except KeyboardInterrupt:
+            interrupted += 1
+    assert interrupted == 1
+    writer.close()
+    monkeypatch.undo()
+    assert [step for tag, step, _ in run_scalars(logdir) if tag == "loss"] == list(range(95))
+    events = [e for path in event_files(logdir) for e in parse_all(path)]
+    tags = [(e.summary.value[0].tag, e.step) for e in events if e.summary.value]
+    notes = [step for tag, step in tags if tag.startswith("note")]
+    assert notes == (list(range(0, 95, 7)) if deferred else [])
     assert verify(logdir)[0] == 0
 
 

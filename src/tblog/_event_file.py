@@ -188,6 +188,9 @@ class EventFileWriter:
         self._fd: int | None = None
         self._fd_id = (0, 0)  # (st_dev, st_ino) of the file _fd was opened on
         self._next_check = 0.0  # monotonic time of the next descriptor check
+        self._size = 0  # bytes in the current file, after its last whole write
+        # (chunk, file size before it) of the write in progress: see _skip_written_head.
+        self._writing: tuple[bytes | bytearray, int] | None = None
         self.path = ""
         with self._lock:
             self._open_new_file()
@@ -241,6 +244,8 @@ class EventFileWriter:
                     raise
             if not self._buffer and not self._queue:
                 self._deadline = time.monotonic() + self._flush_secs
+            if self._writing is not None:  # before _buffer becomes another chunk
+                self._skip_written_head()
             if self._buffer:
                 self._queue.append(bytes(self._buffer))
                 self._buffer = bytearray()
@@ -340,6 +345,8 @@ class EventFileWriter:
             raise
         self._fd = fd
         self._fd_id = (stat.st_dev, stat.st_ino)
+        self._size = len(header)
+        self._writing = None  # whatever was cut short went to the old file
         self._next_check = time.monotonic() + _CHECK_INTERVAL
         self.path = path
         _registry.file_opened()
@@ -396,6 +403,8 @@ class EventFileWriter:
         if now >= self._next_check:
             self._check_file()
             self._next_check = now + _CHECK_INTERVAL
+        if self._writing is not None:
+            self._skip_written_head()
         failure: Exception | None = None
         while self._queue:  # older deferred records first, in order
             item = self._queue[0]
@@ -417,23 +426,57 @@ class EventFileWriter:
             self._queue.popleft()
         self._write_all(self._buffer)
         self._buffer = bytearray()
+        self._writing = None
         self._pending = 0
         self._deadline = math.inf
         if failure is not None:
             raise failure
 
-    def _write_all(self, buffer: bytes | bytearray) -> None:
+    def _write_all(self, chunk: bytes | bytearray) -> None:
+        """Write the chunk at the head of _queue (or _buffer) to the file.
+
+        The caller then removes it. ``_writing`` and ``_size`` are updated in
+        an order that keeps them right wherever an exception from a signal
+        handler lands (see ``_skip_written_head``).
+        """
+        self._writing = (chunk, self._size)
         written = 0
         try:
-            while written < len(buffer):  # os.write may write less than asked
-                written += os.write(self._fd, buffer if not written else buffer[written:])
+            while written < len(chunk):  # os.write may write less than asked
+                written += os.write(self._fd, chunk if not written else chunk[written:])
         except OSError:
+            self._writing = None
+            self._size += written
             if written:  # keep what did not reach the file
-                if buffer is self._buffer:
-                    del buffer[:written]
+                if chunk is self._buffer:
+                    del chunk[:written]
                 else:
-                    self._queue[0] = buffer[written:]
+                    self._queue[0] = chunk[written:]
             raise
+        self._size += written  # before the caller removes the chunk: see below
+
+    def _skip_written_head(self) -> None:
+        """Drop what a write cut short by an exception already put in the file.
+
+        A signal handler's exception (KeyboardInterrupt on Ctrl-C) can land
+        after ``os.write`` returned and before the chunk left the head of the
+        queue; writing it again would duplicate its records. While the chunk
+        ``_writing`` names is still at the head, the file's size (only this
+        writer appends to it) tells how much of it went out. Once the chunk
+        has left the head, ``_size`` already counts it and nothing is dropped.
+        """
+        (chunk, size_before), self._writing = self._writing, None
+        head = self._queue[0] if self._queue else self._buffer
+        if head is not chunk or self._fd is None:
+            return
+        self._size = os.fstat(self._fd).st_size
+        written = self._size - size_before
+        if head is self._buffer:
+            self._buffer = self._buffer[written:]
+        elif written >= len(head):
+            self._queue.popleft()
+        else:
+            self._queue[0] = head[written:]
 
     def _write_or_raise(self) -> None:
         try:
@@ -512,6 +555,7 @@ class EventFileWriter:
         self._deadline = math.inf
         self._error = None
         self._next_check = 0.0
+        self._writing = None
         if self._fd is not None:
             os.close(self._fd)  # the child's copy only; the parent keeps its own
             self._fd = None
