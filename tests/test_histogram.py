@@ -18,6 +18,7 @@ from tbutil import load_run_events
 
 from tblog import SummaryWriter, _convert
 from tblog.proto import histogram_pb2
+from tblog.summary import _histogram_counts as C
 from tblog.summary import histogram as H
 
 torch = pytest.importorskip("torch")
@@ -37,9 +38,9 @@ def torch_bins(tmp_path_factory: pytest.TempPathFactory) -> list[float]:
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Count in one chunk, in many (with a last, shorter one), or in two
     halves on two threads (each in many chunks)."""
-    monkeypatch.setattr(H, "_CHUNK", 1 << 40 if request.param == "one-chunk" else 777)
+    monkeypatch.setattr(C, "_CHUNK", 1 << 40 if request.param == "one-chunk" else 777)
     if request.param == "halves":
-        monkeypatch.setattr(H, "_SPLIT_MIN", 1000)  # as in real use, not tiny inputs
+        monkeypatch.setattr(C, "_SPLIT_MIN", 1000)  # as in real use, not tiny inputs
     return request.param
 
 
@@ -127,13 +128,13 @@ def test_max_bins_same_as_torch(max_bins: int, path: str, torch_bins: list[float
 def test_halves_give_the_same_bytes_on_one_cpu_or_two(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    values = np.random.default_rng(3).standard_normal(5 * H._CHUNK + 123).astype(np.float32)
-    monkeypatch.setattr(H, "_SPLIT_MIN", 1)
+    values = np.random.default_rng(3).standard_normal(5 * C._CHUNK + 123).astype(np.float32)
+    monkeypatch.setattr(C, "_SPLIT_MIN", 1)
     two_threads = H.histogram_proto_bytes(values)
-    assert H._helper is not None  # the helper thread really counted a half
-    monkeypatch.setattr(H, "_usable_cpus", lambda: 1)
+    assert C._helper is not None  # the helper thread really counted a half
+    monkeypatch.setattr(C, "_usable_cpus", lambda: 1)
     assert H.histogram_proto_bytes(values) == two_threads  # sums bit for bit
-    monkeypatch.setattr(H, "_SPLIT_MIN", 1 << 40)
+    monkeypatch.setattr(C, "_SPLIT_MIN", 1 << 40)
     one_pass = parse(H.histogram_proto_bytes(values))
     halves = parse(two_threads)
     assert list(halves.bucket) == list(one_pass.bucket)
@@ -304,9 +305,9 @@ finite_or_not = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_s
 def test_fuzz_builder(values: np.ndarray, chunked: bool, halves: bool, scale: float) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         values = (values * np.float32(scale)).astype(np.float32)
-    old = H._CHUNK, H._SPLIT_MIN
-    H._CHUNK = 7 if chunked else 1 << 40
-    H._SPLIT_MIN = 2 if halves else 1 << 40
+    old = C._CHUNK, C._SPLIT_MIN
+    C._CHUNK = 7 if chunked else 1 << 40
+    C._SPLIT_MIN = 2 if halves else 1 << 40
     try:
         try:
             histo = parse(H.histogram_proto_bytes(values))
@@ -319,7 +320,7 @@ def test_fuzz_builder(values: np.ndarray, chunked: bool, halves: bool, scale: fl
                 assert not reference_counts(finite).any()
             return
     finally:
-        H._CHUNK, H._SPLIT_MIN = old
+        C._CHUNK, C._SPLIT_MIN = old
     inside = (values >= H.DEFAULT_EDGES[0]) & (values <= H.DEFAULT_EDGES[-1])
     assert histo.num == values.size
     assert sum(histo.bucket) == np.count_nonzero(inside)  # == num when all are inside
