@@ -142,10 +142,9 @@ class _PrefixTable:
                 np.greater_equal(chunk, e["edge"], out=a)
                 np.add(e["bucket"], a, out=b, casting="unsafe")
                 counts += np.bincount(b, minlength=self.nbins + 3)
-                y[...] = chunk
-                total += float(y.sum())
-                np.multiply(y, y, out=y)
-                squares += float(y.sum())
+                chunk_total, chunk_squares = _chunk_sums(chunk, y)
+                total += chunk_total
+                squares += chunk_squares
         # np.min/np.max, unlike Python's min/max, let a NaN through.
         low, high = float(np.min(lows)), float(np.max(highs))
         return counts[1 : self.nbins + 1], low, high, total, squares
@@ -164,26 +163,32 @@ def _table(dtype: np.dtype) -> _PrefixTable:
     return table
 
 
+def _chunk_sums(chunk: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:
+    """Sum and sum of squares of ``chunk`` in float64, via a float64 ``scratch``
+    of the same length (callers ignore overflow: inf, as torch gets)."""
+    scratch[...] = chunk
+    total = float(scratch.sum())
+    np.multiply(scratch, scratch, out=scratch)
+    return total, float(scratch.sum())
+
+
 def float64_sums(x: np.ndarray) -> tuple[float, float]:
     """Sum and sum of squares accumulated in float64 (torch's precision).
 
     In cache-sized chunks, and without BLAS: OpenBLAS's threads would spin on
     the other cores long after a large ``np.dot`` returns.
     """
-    if x.size <= 4096:  # small: BLAS stays on this thread
-        y = x.astype(np.float64)
-        with np.errstate(over="ignore"):  # inf, as torch gets, for huge float64
+    with np.errstate(over="ignore"):  # inf, as torch gets, for huge float64
+        if x.size <= 4096:  # small: BLAS stays on this thread
+            y = x.astype(np.float64)
             return float(y.sum()), float(np.dot(y, y))
-    scratch = np.empty(min(x.size, _CHUNK), np.float64)
-    total = squares = 0.0
-    for start in range(0, x.size, _CHUNK):
-        part = x[start : start + _CHUNK]
-        y = scratch[: part.size]
-        y[...] = part
-        with np.errstate(over="ignore"):
-            total += float(y.sum())
-            np.multiply(y, y, out=y)
-            squares += float(y.sum())
+        scratch = np.empty(min(x.size, _CHUNK), np.float64)
+        total = squares = 0.0
+        for start in range(0, x.size, _CHUNK):
+            part = x[start : start + _CHUNK]
+            part_total, part_squares = _chunk_sums(part, scratch[: part.size])
+            total += part_total
+            squares += part_squares
     return total, squares
 
 
