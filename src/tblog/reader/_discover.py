@@ -1,0 +1,165 @@
+"""Finding a logdir's runs and event files (local or fsspec) and scanning each once.
+
+A run is a directory holding files whose name contains ``tfevents`` (not
+``*.profile-empty``), named by its path relative to the logdir (``"."`` for the
+logdir itself), as TensorBoard names runs. Files of a run are read in name order,
+which is also the order of tblog's remote segments (``...<n>.<seq:06d>``), so a
+series of segments reads as one file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+import posixpath
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tblog._storage import filesystem, url_protocol
+from tblog.reader._scan import FileScan, scan
+
+#: Local logdirs bigger than this (in several files) are scanned by processes.
+PARALLEL_BYTES = 96 << 20
+
+
+@dataclasses.dataclass
+class Source:
+    """One event file: its run, path (local, or within the fsspec filesystem) and size."""
+
+    run: str
+    path: str
+    size: int
+    mtime: float | None = None
+
+
+def is_event_file(name: str) -> bool:
+    """Whether TensorBoard reads a file of this base name."""
+    return "tfevents" in name and not name.endswith(".profile-empty")
+
+
+def series_name(name: str) -> str:
+    """The base name of a file less tblog's segment number (one logical file per series)."""
+    match = re.search(r"\.\d{6}(?=\D*$)", name)
+    return name[: match.start()] + name[match.end():] if match else name
+
+
+def discover(logdir: str | os.PathLike[str]) -> tuple[list[Source], Any]:
+    """Every event file under ``logdir``, by run then name; and the fsspec
+    filesystem (None for a local logdir).
+
+    Raises:
+        FileNotFoundError: ``logdir`` does not exist.
+    """
+    text = os.fspath(logdir)
+    protocol = url_protocol(text)
+    if protocol is None or protocol == "file":
+        path = text[len("file://"):] if protocol == "file" else text
+        return _discover_local(path), None
+    fs, root = filesystem(text)
+    root = root.rstrip("/")
+    if not fs.exists(root):
+        raise FileNotFoundError(f"logdir {text!r} does not exist")
+    if fs.isfile(root):
+        info = fs.info(root)
+        return [Source(".", root, int(info.get("size") or 0), _mtime(info))], fs
+    found = fs.find(root, detail=True)
+    sources = []
+    for path, info in found.items():
+        name = posixpath.basename(path)
+        if not is_event_file(name) or info.get("type") == "directory":
+            continue
+        run = posixpath.relpath(posixpath.dirname(path), root) if root else posixpath.dirname(path)
+        sources.append(Source(run, path, int(info.get("size") or 0), _mtime(info)))
+    sources.sort(key=lambda s: (s.run, posixpath.basename(s.path)))
+    return sources, fs
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)):
+            return float(value)
+        timestamp = getattr(value, "timestamp", None)
+        if timestamp is not None:
+            return float(timestamp())
+    return None
+
+
+def _discover_local(path: str) -> list[Source]:
+    if os.path.isfile(path):
+        stat = os.stat(path)
+        return [Source(".", path, stat.st_size, stat.st_mtime)]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"logdir {path!r} does not exist")
+    sources = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        run = os.path.relpath(dirpath, path).replace(os.sep, "/")
+        for name in sorted(filenames):
+            if not is_event_file(name):
+                continue
+            full = os.path.join(dirpath, name)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            sources.append(Source(run, full, stat.st_size, stat.st_mtime))
+    sources.sort(key=lambda s: (s.run, os.path.basename(s.path)))
+    return sources
+
+
+def _scan_local(path: str, check_crc: bool) -> FileScan:
+    with open(path, "rb") as f:
+        return scan(f.read(), path, check_crc)
+
+
+def scan_all(
+    sources: list[Source],
+    fs: Any,
+    check_crc: bool,
+    workers: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> list[FileScan]:
+    """Scan every source once, in parallel where that pays; same order as ``sources``.
+
+    Remote objects are fetched together (``fs.cat``, concurrent on async
+    backends), each exactly once.
+    """
+    total = sum(s.size for s in sources)
+    if workers is None:
+        workers = min(len(sources), os.cpu_count() or 1, 8) if total >= PARALLEL_BYTES else 1
+    results: list[FileScan | None] = [None] * len(sources)
+    if fs is not None:
+        blobs = fs.cat([s.path for s in sources]) if sources else {}
+        for i, source in enumerate(sources):
+            data = blobs.get(source.path)
+            if isinstance(data, Exception):
+                raise data
+            results[i] = scan(data or b"", source.path, check_crc)
+            if progress:
+                progress(source.size)
+        return [r for r in results if r is not None]
+    if workers > 1 and len(sources) > 1:
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context(method)
+        ) as pool:
+            futures = {pool.submit(_scan_local, s.path, check_crc): i
+                       for i, s in enumerate(sources)}
+            for future in concurrent.futures.as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                if progress:
+                    progress(sources[i].size)
+    else:
+        for i, source in enumerate(sources):
+            results[i] = _scan_local(source.path, check_crc)
+            if progress:
+                progress(source.size)
+    return [r for r in results if r is not None]
