@@ -41,7 +41,10 @@ def _matcher(pattern: Pattern, name: str) -> Any:
     """
     if pattern is None:
         return lambda _value: True
-    items = [pattern] if isinstance(pattern, (str, re.Pattern)) else list(pattern)
+    try:
+        items = [pattern] if isinstance(pattern, (str, re.Pattern)) else list(pattern)
+    except TypeError:
+        items = [pattern]
     for item in items:
         if not isinstance(item, (str, re.Pattern)):
             raise TypeError(f"{name} must be a glob string, a compiled regex or a list of "
