@@ -39,7 +39,8 @@ def crc_many(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) 
     """Unmasked CRC32C of ``buf[start:end]`` for each pair."""
     lengths = ends - starts
     out = np.empty(starts.size, dtype=np.uint32)
-    order = np.argsort(lengths, kind="stable")
+    keys = lengths.astype(np.uint16) if lengths.size and lengths.max() < 1 << 16 else lengths
+    order = np.argsort(keys, kind="stable")  # radix sort for uint16
     bounds = np.flatnonzero(np.diff(lengths[order])) + 1
     for group in np.split(order, bounds):
         length = int(lengths[group[0]])

@@ -54,7 +54,10 @@ def scalars(runs: Any, chosen: list[Run], tag_match: Any, pivot: bool) -> Any:
         local_rank = rank[run.tag]
         keep = local_rank >= 0
         order = np.flatnonzero(keep)
-        order = order[np.argsort(local_rank[order], kind="stable")]
+        ranks = local_rank[order]
+        if len(wanted) < 1 << 15:
+            ranks = ranks.astype(np.int16)  # a stable sort of int16 is a radix sort
+        order = order[np.argsort(ranks, kind="stable")]
         to_global = np.array([tag_code[name] for name, _ in wanted], dtype=np.int32)
         run_codes.append(np.full(order.size, r, dtype=np.int32))
         tag_codes.append(to_global[local_rank[order]])

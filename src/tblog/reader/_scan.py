@@ -143,7 +143,7 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     rows, s, e, p, step = rows[good], s[good], e[good], p[good], step[good]
     generic.hot_steps[rows] = step
     key_length = e - 4 - p
-    out_rows, out_sid = [], []
+    sid_of = np.full(starts.size, -1, dtype=np.int32)
     for klen in np.unique(key_length).tolist():
         group = np.flatnonzero(key_length == klen)
         width = -(-klen // 8) * 8
@@ -161,14 +161,9 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
             sids[u] = generic.learn(buf, int(s[r]), int(e[r]), int(p[r]), int(rows[r]))
         sid = sids[inverse]
         same = (words == words[first[inverse]]).all(axis=1) & (sid >= 0)
-        out_rows.append(rows[group[same]])
-        out_sid.append(sid[same])
-    if not out_rows:
-        return empty
-    hot = np.concatenate(out_rows)
-    sid = np.concatenate(out_sid)
-    order = np.argsort(hot, kind="stable")
-    return hot[order], sid[order]
+        sid_of[rows[group[same]]] = sid[same]
+    hot = np.flatnonzero(sid_of >= 0)
+    return hot, sid_of[hot]
 
 
 class _Generic:
