@@ -477,7 +477,16 @@ def test_parallel_scan_equals_sequential(logdir: Path, monkeypatch: pytest.Monke
                 w.add_scalar("x", step * run, step)
     sequential = tblog.read(logdir, workers=1).scalars()
     monkeypatch.setattr(_discover, "PARALLEL_BYTES", 0)
+    shares = []
+    real = _discover.run_worker
+
+    def spy(paths: list[str], check_crc: bool):  # noqa: ANN202
+        shares.append(len(paths))
+        return real(paths, check_crc)
+
+    monkeypatch.setattr(_discover, "run_worker", spy)
     parallel = tblog.read(logdir, workers=2).scalars()
+    assert sorted(shares) == [1, 2]  # three files over two worker processes
     pd.testing.assert_frame_equal(sequential, parallel)
 
 

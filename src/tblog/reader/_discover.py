@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import multiprocessing
 import os
+import pickle
 import posixpath
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from tblog._storage import filesystem, url_protocol
 from tblog.reader._scan import FileScan, scan
 
-#: Local logdirs bigger than this (in several files) are scanned by processes.
+#: Local logdirs bigger than this (in several files) are scanned by worker processes.
 PARALLEL_BYTES = 96 << 20
 
 
@@ -118,6 +120,27 @@ def _scan_local(path: str, check_crc: bool) -> FileScan:
         return scan(f.read(), path, check_crc)
 
 
+def run_worker(paths: list[str], check_crc: bool) -> list[FileScan]:
+    """Scan ``paths`` in a fresh ``python -m tblog.reader._worker`` process.
+
+    Raises:
+        RuntimeError: the worker failed (its stderr is in the message).
+    """
+    import tblog
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tblog.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, "-m", "tblog.reader._worker"],
+        input=pickle.dumps((paths, check_crc)), capture_output=True, env=env, check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"tblog.read worker failed (exit {done.returncode}): {tail}")
+    return pickle.loads(done.stdout)  # noqa: S301 - our own child's output
+
+
 def scan_all(
     sources: list[Source],
     fs: Any,
@@ -145,18 +168,21 @@ def scan_all(
                 progress(source.size)
         return [r for r in results if r is not None]
     if workers > 1 and len(sources) > 1:
-        methods = multiprocessing.get_all_start_methods()
-        method = "forkserver" if "forkserver" in methods else "spawn"
-        with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context(method)
-        ) as pool:
-            futures = {pool.submit(_scan_local, s.path, check_crc): i
-                       for i, s in enumerate(sources)}
+        shares: list[list[int]] = [[] for _ in range(min(workers, len(sources)))]
+        loads = [0] * len(shares)
+        for i in sorted(range(len(sources)), key=lambda i: -sources[i].size):
+            j = loads.index(min(loads))  # biggest files first, to the least loaded worker
+            shares[j].append(i)
+            loads[j] += sources[i].size
+        with concurrent.futures.ThreadPoolExecutor(len(shares)) as pool:
+            futures = {pool.submit(run_worker, [sources[i].path for i in share], check_crc): share
+                       for share in shares}
             for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
+                share = futures[future]
+                for i, result in zip(share, future.result(), strict=True):
+                    results[i] = result
                 if progress:
-                    progress(sources[i].size)
+                    progress(sum(sources[i].size for i in share))
     else:
         for i, source in enumerate(sources):
             results[i] = _scan_local(source.path, check_crc)

@@ -146,9 +146,10 @@ class _progress_bar:  # noqa: N801 - used like a function
         if not self.total:
             return None
         try:
+            from rich.console import Console
             from rich.progress import Progress
 
-            self.rich = Progress(transient=True)
+            self.rich = Progress(console=Console(stderr=True), transient=True)
             self.rich.start()
             task = self.rich.add_task("reading event files", total=self.total)
             return lambda n: self.rich.update(task, advance=n)
