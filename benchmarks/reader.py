@@ -9,7 +9,8 @@ its library and pandas first, then times the read into a long DataFrame (run, ta
 step, wall_time, value) and prints one JSON line with the time, the peak RSS
 (``ru_maxrss``), the RSS before reading, and the rows and value sum it got
 (checked equal across libraries). Repetitions are interleaved after one warm-up
-round; the report gives medians and ratios of medians.
+round; the report gives medians and ratios of medians. The children run a copy of
+the working tree's ``src/`` taken at start.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import platform
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,9 +82,13 @@ def child(lib: str, logdir: str) -> None:
                       "step_sum": int(frame["step"].sum())}), flush=True)
 
 
-def write_logdir(logdir: Path, steps: int) -> int:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO_DIR / "src"), os.environ.get("PYTHONPATH")) if p)}
+def child_env(src: Path) -> dict[str, str]:
+    """Environment for children: ``src`` first on the path, ahead of any installed tblog."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(src), os.environ.get("PYTHONPATH")) if p)}
+
+
+def write_logdir(logdir: Path, steps: int, env: dict[str, str]) -> int:
     code = (
         "import sys, tblog\n"
         f"with tblog.SummaryWriter({str(logdir)!r}) as w:\n"
@@ -117,12 +123,14 @@ def main() -> int:
         child(*args.child)
         return 0
     libs = args.libs.split(",")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO_DIR / "src"), os.environ.get("PYTHONPATH")) if p)}
     samples: dict[str, list[dict]] = {lib: [] for lib in libs}
     with tempfile.TemporaryDirectory(prefix="tblog-reader-bench-") as tmp:
+        # Every child runs the same tblog, even if src/ is edited during the run.
+        src = Path(tmp, "src")
+        shutil.copytree(REPO_DIR / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+        env = child_env(src)
         logdir = Path(tmp, "logdir")
-        points = write_logdir(logdir, int(100_000 * args.scale))
+        points = write_logdir(logdir, int(100_000 * args.scale), env)
         size = sum(p.stat().st_size for p in logdir.rglob("*") if p.is_file())
         print(f"logdir: {points:,} scalars, {size / MIB:.1f} MiB", file=sys.stderr)
         for rep in range(-1, args.reps):

@@ -114,3 +114,19 @@ def test_smoothing_is_tensorboards_debiased_ema() -> None:
     expected = [0.5 / 0.5, 1.25 / 0.75, float("nan"), 2.625 / 0.875]
     np.testing.assert_allclose(smooth(values, weight), expected)
     np.testing.assert_array_equal(smooth(np.full(4, 3.0), 0.9), np.full(4, 3.0))
+
+
+def test_ls_draws_rich_tables_on_a_terminal(two_runs: Path, monkeypatch) -> None:
+    pytest.importorskip("rich")
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["ls", str(two_runs)]) == 0
+    out = terminal.getvalue()
+    assert "┃" in out or "│" in out  # rich's box drawing, absent from the plain form
+    assert "run_a" in out and "loss/val" in out

@@ -53,6 +53,33 @@ def crc_many(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) 
     return out
 
 
+def _blocks(raw: np.ndarray, starts: np.ndarray, length: int):  # noqa: ANN202 - generator
+    """``(index range, (m, length) byte matrix)`` batches of the messages at ``starts``.
+
+    Records written one after another (equal length, so at a fixed stride) are
+    viewed in place; the others are gathered.
+    """
+    stride = length + 16
+    breaks = np.flatnonzero(np.diff(starts) != stride) + 1
+    edges = np.concatenate([[0], breaks, [starts.size]]).tolist()
+    scattered: list[np.ndarray] = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if hi - lo < 32:
+            scattered.append(np.arange(lo, hi))
+            continue
+        for chunk_lo in range(lo, hi, _CHUNK):
+            m = min(_CHUNK, hi - chunk_lo)
+            first = int(starts[chunk_lo])
+            view = np.lib.stride_tricks.as_strided(
+                raw[first:], shape=(m, length), strides=(stride, 1), writeable=False)
+            yield np.arange(chunk_lo, chunk_lo + m), view
+    if scattered:
+        rest = np.concatenate(scattered)
+        for chunk_lo in range(0, rest.size, _CHUNK):
+            index = rest[chunk_lo : chunk_lo + _CHUNK]
+            yield index, gather(raw, starts[index], length)
+
+
 def _crc_same_length(raw: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """CRC32C of many ``length``-byte messages: ``crc(r) ^ XOR_j T_j[x_j ^ r_j]``."""
     out = np.empty(starts.size, dtype=np.uint32)
@@ -60,15 +87,15 @@ def _crc_same_length(raw: np.ndarray, starts: np.ndarray, length: int) -> np.nda
     reference = gather(raw, starts[:1], length)[0].copy()
     base = crc32c(reference.tobytes())
     tables: dict[int, np.ndarray] = {}
-    for lo in range(0, starts.size, _CHUNK):
-        diff = gather(raw, starts[lo : lo + _CHUNK], length) ^ reference
+    for index, block in _blocks(raw, starts, length):
+        diff = block ^ reference
         part = np.full(diff.shape[0], base, dtype=np.uint32)
         for j in np.flatnonzero(diff.any(axis=0)).tolist():
             table = tables.get(j)
             if table is None:
                 table = tables[j] = _position_table(length, j, zero)
             part ^= table[diff[:, j]]
-        out[lo : lo + diff.shape[0]] = part
+        out[index] = part
     return out
 
 
