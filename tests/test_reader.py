@@ -157,6 +157,17 @@ def test_scalars_from_torch_tbx_and_tblog_equal_tensorboards(logdir: Path) -> No
     assert torch_points["double"][3][2] == 0.30000000000000004  # float64 kept exactly
 
 
+def test_many_tags_of_equal_and_of_different_lengths(logdir: Path) -> None:
+    with tblog.SummaryWriter(logdir / "many") as w:
+        for step in range(3):
+            for i in range(150):
+                w.add_scalar(f"t/{i:03d}", i + step / 10, step)  # one key length, 150 layouts
+                w.add_scalar("x" * (i + 1), -i, step)  # 150 key lengths
+    frame = tblog.read(logdir).scalars()
+    assert len(frame) == 900
+    assert_same_points(ours(frame, "many"), tb_scalars(logdir / "many"))
+
+
 def test_v2_tensor_scalars_of_every_float_dtype(logdir: Path) -> None:
     run = logdir / "v2"
     tensors = {

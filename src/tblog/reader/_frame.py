@@ -11,6 +11,7 @@ event varies in ~15 of its ~30 bytes); other records take one ``crc32c`` call ea
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 from crc32c import crc32c
@@ -35,15 +36,53 @@ def gather(raw: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(raw, width)[offsets]
 
 
+def field(raw: np.ndarray, offsets: np.ndarray, dtype: str) -> np.ndarray:
+    """The little-endian number of ``dtype`` starting at each offset (unaligned reads)."""
+    kind = np.dtype(dtype)
+    if raw.size < kind.itemsize:
+        return np.zeros(offsets.size, dtype=kind)
+    view = np.ndarray((raw.size - kind.itemsize + 1,), dtype=kind, buffer=raw, strides=(1,))
+    return view[offsets]
+
+
+def distinct(values: np.ndarray, limit: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(unique values, inverse, index of each value's first occurrence)``.
+
+    Without sorting while there are few distinct values (one comparison pass
+    each); the values past ``limit`` distinct ones go to ``np.unique``.
+    """
+    inverse = np.full(values.size, -1, dtype=np.int64)
+    found: list[Any] = []
+    firsts: list[int] = []
+    unassigned = values.size > 0
+    while unassigned and len(found) < limit:
+        free = inverse < 0
+        i = int(np.argmax(free))
+        if not free[i]:
+            unassigned = False
+            break
+        inverse[values == values[i]] = len(found)
+        found.append(values[i])
+        firsts.append(i)
+    uniques = np.asarray(found, dtype=values.dtype)
+    first = np.asarray(firsts, dtype=np.int64)
+    rest = np.flatnonzero(inverse < 0) if unassigned else np.zeros(0, np.int64)
+    if rest.size:
+        more, more_first, more_inverse = np.unique(
+            values[rest], return_index=True, return_inverse=True)
+        inverse[rest] = more_inverse.ravel() + len(found)
+        uniques = np.concatenate([uniques, more])
+        first = np.concatenate([first, rest[more_first]])
+    return uniques, inverse, first
+
+
 def crc_many(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Unmasked CRC32C of ``buf[start:end]`` for each pair."""
     lengths = ends - starts
     out = np.empty(starts.size, dtype=np.uint32)
-    keys = lengths.astype(np.uint16) if lengths.size and lengths.max() < 1 << 16 else lengths
-    order = np.argsort(keys, kind="stable")  # radix sort for uint16
-    bounds = np.flatnonzero(np.diff(lengths[order])) + 1
-    for group in np.split(order, bounds):
-        length = int(lengths[group[0]])
+    unique, inverse, _ = distinct(lengths)
+    for u, length in enumerate(unique.tolist()):
+        group = np.flatnonzero(inverse == u) if unique.size > 1 else np.arange(starts.size)
         if group.size < _SMALL_GROUP or length > _MAX_AFFINE_LENGTH:
             lo = starts[group]
             pieces = map(buf.__getitem__, map(slice, lo.tolist(), (lo + length).tolist()))
@@ -173,15 +212,14 @@ def frame(buf: bytes, check_crc: bool = True) -> tuple[np.ndarray, np.ndarray, t
     problem = None
     with_header = heads[heads + 12 <= n]
     heads = heads[: with_header.size + 1]
-    header = gather(raw, with_header, 12)
-    lengths = header[:, :8].copy().view("<u8").ravel()
+    lengths = field(raw, with_header, "<u8")
     bad = np.zeros(with_header.size, dtype=bool)
     if check_crc and with_header.size:
-        stored = header[:, 8:].copy().view("<u4").ravel()
-        unique, inverse = np.unique(lengths, return_inverse=True)
-        expected = np.array([crc32c(int(v).to_bytes(8, "little")) for v in unique],
+        stored = field(raw, with_header + 8, "<u4")
+        unique, inverse, _ = distinct(lengths)
+        expected = np.array([crc32c(int(v).to_bytes(8, "little")) for v in unique.tolist()],
                             dtype=np.uint32)
-        bad = mask(expected)[inverse.ravel()] != stored
+        bad = mask(expected)[inverse] != stored
     first_bad = int(np.argmax(bad)) if bad.any() else None
     count = with_header.size if first_bad is None else first_bad
     # Records whose body runs past the end of the file (at most the last few).
@@ -199,7 +237,7 @@ def frame(buf: bytes, check_crc: bool = True) -> tuple[np.ndarray, np.ndarray, t
         problem = ("truncated record", used, True)
     if check_crc and count:
         data_crc = crc_many(buf, raw, starts, ends)
-        stored = gather(raw, ends, 4).copy().view("<u4").ravel()
+        stored = field(raw, ends, "<u4")
         wrong = mask(data_crc) != stored
         if wrong.any():
             k = int(np.argmax(wrong))

@@ -74,8 +74,8 @@ def scan(buf: bytes, path: str = "", check_crc: bool = True) -> FileScan:
     out.records = records
     out.series = [key for key, _ in sorted(series.items(), key=lambda kv: kv[1])]
     hot_starts, hot_ends = starts[hot], ends[hot]
-    walls = _frame.gather(raw, hot_starts + 1, 8).copy().view("<f8").ravel()
-    values = _frame.gather(raw, hot_ends - 4, 4).copy().view("<f4").ravel().astype(np.float64)
+    walls = _frame.field(raw, hot_starts + 1, "<f8")
+    values = _frame.field(raw, hot_ends - 4, "<f4").astype(np.float64)
     steps = generic.hot_steps[hot] if hot.size else np.zeros(0, np.int64)
     rec = hot.astype(np.int64)
     if generic.g_sid:
@@ -144,8 +144,9 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     generic.hot_steps[rows] = step
     key_length = e - 4 - p
     sid_of = np.full(starts.size, -1, dtype=np.int32)
-    for klen in np.unique(key_length).tolist():
-        group = np.flatnonzero(key_length == klen)
+    klens, klen_of, _ = _frame.distinct(key_length)
+    for k, klen in enumerate(klens.tolist()):
+        group = np.flatnonzero(klen_of == k) if klens.size > 1 else np.arange(key_length.size)
         width = -(-klen // 8) * 8
         keys = np.zeros((group.size, width), dtype=np.uint8)
         keys[:, :klen] = _frame.gather(raw, p[group], klen)
@@ -153,8 +154,7 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         digest = words[:, 0].copy()
         for j in range(1, words.shape[1]):
             digest = digest * np.uint64(0x100000001B3) ^ words[:, j]
-        unique, first, inverse = np.unique(digest, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
+        unique, inverse, first = _frame.distinct(digest)
         sids = np.empty(unique.size, dtype=np.int32)
         for u, row in enumerate(first.tolist()):
             r = int(group[row])
