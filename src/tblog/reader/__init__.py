@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CorruptEventFileError", "ReadWarning", "Runs", "read"]
+__all__ = ["CorruptEventFileError", "LazyImage", "ReadWarning", "Runs", "read"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "LazyImage":
+        from tblog.reader._media import LazyImage
+
+        return LazyImage
     if name in __all__:
         from tblog.reader import _runs
 

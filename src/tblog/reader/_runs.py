@@ -237,6 +237,10 @@ class Runs:
         left/right/count array, float64) and ``min, max, num, sum, sum_squares``
         (NaN for v2 tensor histograms).
 
+        Args:
+            tags: tag filter (glob, regex or a list of those).
+            runs: run filter (same forms).
+
         Raises:
             ImportError: pandas is not installed.
         """
@@ -249,6 +253,10 @@ class Runs:
         """Images: ``run, tag, step, wall_time, index, width, height, image``, where
         ``image`` is a :class:`~tblog.reader.LazyImage` (decoded on demand).
 
+        Args:
+            tags: tag filter (glob, regex or a list of those).
+            runs: run filter (same forms).
+
         Raises:
             ImportError: pandas is not installed.
         """
@@ -260,6 +268,10 @@ class Runs:
     def text(self, tags: Pattern = None, runs: Pattern = None) -> pd.DataFrame:
         """Text summaries: ``run, tag, step, wall_time, text`` (``str``, or an array of
         ``str`` for a table).
+
+        Args:
+            tags: tag filter (glob, regex or a list of those).
+            runs: run filter (same forms).
 
         Raises:
             ImportError: pandas is not installed.
@@ -274,6 +286,9 @@ class Runs:
         per hyperparameter, then one per metric (its last value, as TensorBoard's
         hparams dashboard shows it).
 
+        Args:
+            runs: run filter (glob, regex or a list of those).
+
         Raises:
             ImportError: pandas is not installed.
         """
@@ -285,6 +300,9 @@ class Runs:
     def tags(self, runs: Pattern = None) -> pd.DataFrame:
         """Every tag: ``run, tag, kind, plugin, count, first_step, last_step,
         last_value`` (scalars only), ``last_wall_time``.
+
+        Args:
+            runs: run filter (glob, regex or a list of those).
 
         Raises:
             ImportError: pandas is not installed.

@@ -34,11 +34,6 @@ def varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def signed64(value: int) -> int:
-    """An unsigned 64-bit varint value read as ``int64``."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
 def fields(buf: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
     """Walk the fields of the message in ``buf[pos:end]``.
 
