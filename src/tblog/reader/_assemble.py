@@ -34,6 +34,17 @@ class Run:
     #: hparams plugin contents: "experiment", "session_start_info" (decoded messages)
     hparams: dict[str, Any]
 
+    def tag_summary(self) -> dict[str, tuple[int, int, int]]:
+        """tag -> (points, index of its first point, index of its last point)."""
+        if not self.tag.size:
+            return {}
+        n = self.tag.size
+        codes, first, counts = np.unique(self.tag, return_index=True, return_counts=True)
+        _, last_reversed = np.unique(self.tag[::-1], return_index=True)
+        last = n - 1 - last_reversed
+        return {self.tags[c]: (int(k), int(f), int(la)) for c, k, f, la in zip(
+            codes.tolist(), counts.tolist(), first.tolist(), last.tolist(), strict=True)}
+
     def plugin(self, tag: str) -> str:
         """The plugin named by the tag's first metadata ("" if none)."""
         meta = self.metadata.get(tag)

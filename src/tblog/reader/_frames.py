@@ -142,10 +142,7 @@ def text(runs: Any, chosen: list[Run], tag_match: Any) -> Any:
 
 
 def _last_values(run: Run) -> dict[str, float]:
-    last: dict[str, float] = {}
-    for code, value in zip(run.tag.tolist(), run.value.tolist(), strict=True):
-        last[run.tags[code]] = value
-    return last
+    return {tag: float(run.value[last]) for tag, (_, _, last) in run.tag_summary().items()}
 
 
 def hparams(runs: Any, chosen: list[Run], every_run: list[Run]) -> Any:
@@ -186,15 +183,10 @@ def tags(runs: Any, chosen: list[Run], tag_match: Any) -> Any:
     rows = []
     for run in chosen:
         per: dict[tuple[str, str], list[Any]] = {}
-        for code, name in enumerate(run.tags):
-            if not tag_match(name):
-                continue
-            mask = run.tag == code
-            if not mask.any():
-                continue
-            steps = run.step[mask]
-            per[(name, "scalars")] = [int(mask.sum()), int(steps[0]), int(steps[-1]),
-                                      float(run.value[mask][-1]), float(run.wall[mask][-1])]
+        for name, (count, first, last) in run.tag_summary().items():
+            if tag_match(name):
+                per[(name, "scalars")] = [count, int(run.step[first]), int(run.step[last]),
+                                          float(run.value[last]), float(run.wall[last])]
         for _seq, step, wall, tag, kind, _data in run.items:
             if not tag_match(tag):
                 continue
