@@ -147,20 +147,24 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     klens, klen_of, _ = _frame.distinct(key_length)
     for k, klen in enumerate(klens.tolist()):
         group = np.flatnonzero(klen_of == k) if klens.size > 1 else np.arange(key_length.size)
-        width = -(-klen // 8) * 8
-        keys = np.zeros((group.size, width), dtype=np.uint8)
-        keys[:, :klen] = _frame.gather(raw, p[group], klen)
-        words = keys.view("<u8")
-        digest = words[:, 0].copy()
-        for j in range(1, words.shape[1]):
-            digest = digest * np.uint64(0x100000001B3) ^ words[:, j]
+        # The key's bytes as little-endian u64 words read in place; the last word
+        # is masked to the key (the bytes after it, float and CRC, are in the file).
+        at = p[group]
+        words = [_frame.field(raw, at + 8 * j, "<u8") for j in range(-(-klen // 8))]
+        if klen % 8:
+            words[-1] &= np.uint64((1 << (8 * (klen % 8))) - 1)
+        digest = words[0].copy()
+        for word in words[1:]:
+            digest = digest * np.uint64(0x100000001B3) ^ word
         unique, inverse, first = _frame.distinct(digest)
         sids = np.empty(unique.size, dtype=np.int32)
         for u, row in enumerate(first.tolist()):
             r = int(group[row])
             sids[u] = generic.learn(buf, int(s[r]), int(e[r]), int(p[r]), int(rows[r]))
         sid = sids[inverse]
-        same = (words == words[first[inverse]]).all(axis=1) & (sid >= 0)
+        same = sid >= 0
+        for word in words:
+            same &= word == word[first][inverse]
         sid_of[rows[group[same]]] = sid[same]
     hot = np.flatnonzero(sid_of >= 0)
     return hot, sid_of[hot]
