@@ -389,6 +389,9 @@ def test_filters_pivot_and_tags(logdir: Path) -> None:
     row = tags[(tags["run"] == "exp1/train") & (tags["tag"] == "loss/a")].iloc[0]
     assert (row["kind"], row["count"], row["last_step"], row["last_value"]) == (
         "scalars", 5, 3, 99.0)
+    one_file = next((logdir / "exp2" / "train").iterdir())
+    single = tblog.read(one_file)  # an event file on its own is run "."
+    assert single.runs == ["."] and len(single.scalars()) == 13
     with pytest.raises(TypeError, match="tags"):
         runs.scalars(tags=3)
     with pytest.raises(ValueError, match="purge"):
