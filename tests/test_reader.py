@@ -157,7 +157,11 @@ def test_scalars_from_torch_tbx_and_tblog_equal_tensorboards(logdir: Path) -> No
     assert torch_points["double"][3][2] == 0.30000000000000004  # float64 kept exactly
 
 
-def test_many_tags_of_equal_and_of_different_lengths(logdir: Path) -> None:
+def test_many_tags_of_equal_and_of_different_lengths(
+    logdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tblog.reader import _scan
+
     with tblog.SummaryWriter(logdir / "many") as w:
         for step in range(3):
             for i in range(150):
@@ -166,6 +170,8 @@ def test_many_tags_of_equal_and_of_different_lengths(logdir: Path) -> None:
     frame = tblog.read(logdir).scalars()
     assert len(frame) == 900
     assert_same_points(ours(frame, "many"), tb_scalars(logdir / "many"))
+    monkeypatch.setattr(_scan, "_BATCH", 7)  # the hot path in many small batches
+    pd.testing.assert_frame_equal(tblog.read(logdir).scalars(), frame)
 
 
 def test_v2_tensor_scalars_of_every_float_dtype(logdir: Path) -> None:

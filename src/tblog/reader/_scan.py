@@ -16,6 +16,8 @@ import numpy as np
 
 from tblog.reader import _frame, _tensors, _wire
 
+_BATCH = 1 << 20  # records per batch of the hot path
+
 _START = 1  # SessionLog.START
 
 
@@ -59,7 +61,10 @@ def scan(buf: bytes, path: str = "", check_crc: bool = True) -> FileScan:
     raw = np.frombuffer(buf, dtype=np.uint8)
     series: dict[tuple[str, bool], int] = {}
     generic = _Generic(out, series)
-    hot, sid = _hot_rows(buf, raw, starts, ends, generic)
+    parts = [_hot_rows(buf, raw, starts[lo : lo + _BATCH], ends[lo : lo + _BATCH], generic, lo)
+             for lo in range(0, starts.size, _BATCH)]  # batches bound the temporaries
+    hot, sid, steps = (np.concatenate([part[i] for part in parts]) if parts else
+                       np.zeros(0, dtype) for i, dtype in enumerate((np.int64, np.int32, np.int64)))
     cold = np.ones(starts.size, dtype=bool)
     cold[hot] = False
     records = starts.size
@@ -70,13 +75,12 @@ def scan(buf: bytes, path: str = "", check_crc: bool = True) -> FileScan:
             break
     if records < starts.size:
         keep = hot < records
-        hot, sid = hot[keep], sid[keep]
+        hot, sid, steps = hot[keep], sid[keep], steps[keep]
     out.records = records
     out.series = [key for key, _ in sorted(series.items(), key=lambda kv: kv[1])]
     hot_starts, hot_ends = starts[hot], ends[hot]
     walls = _frame.field(raw, hot_starts + 1, "<f8")
     values = _frame.field(raw, hot_ends - 4, "<f4").astype(np.float64)
-    steps = generic.hot_steps[hot] if hot.size else np.zeros(0, np.int64)
     rec = hot.astype(np.int64)
     if generic.g_sid:
         sid = np.concatenate([sid, np.asarray(generic.g_sid, dtype=np.int32)])
@@ -117,14 +121,13 @@ def _varints(raw: np.ndarray, at: np.ndarray, limit: np.ndarray) -> tuple[np.nda
 
 
 def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-              generic: _Generic) -> tuple[np.ndarray, np.ndarray]:
+              generic: _Generic, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Records that are single ``simple_value`` scalar events of a known layout.
 
-    Returns their record indices and series ids; their steps are left in
-    ``generic.hot_steps`` (indexed by record).
+    ``starts``/``ends`` are records ``base, base + 1, ...`` of the file. Returns the
+    record indices, series ids and steps of those records.
     """
-    empty = np.zeros(0, np.int64), np.zeros(0, np.int32)
-    generic.hot_steps = np.zeros(starts.size, dtype=np.int64)
+    empty = np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
     if not starts.size:
         return empty
     rows = np.flatnonzero((ends - starts > 11) & (raw[starts] == 9))
@@ -141,7 +144,8 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     pc = np.minimum(p, raw.size - 1)
     good &= (raw[pc] == 42) & (raw[e - 5] == 0x15)
     rows, s, e, p, step = rows[good], s[good], e[good], p[good], step[good]
-    generic.hot_steps[rows] = step
+    step_of = np.zeros(starts.size, dtype=np.int64)
+    step_of[rows] = step
     key_length = e - 4 - p
     sid_of = np.full(starts.size, -1, dtype=np.int32)
     klens, klen_of, _ = _frame.distinct(key_length)
@@ -160,14 +164,14 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         sids = np.empty(unique.size, dtype=np.int32)
         for u, row in enumerate(first.tolist()):
             r = int(group[row])
-            sids[u] = generic.learn(buf, int(s[r]), int(e[r]), int(p[r]), int(rows[r]))
+            sids[u] = generic.learn(buf, int(s[r]), int(e[r]), int(p[r]), base + int(rows[r]))
         sid = sids[inverse]
         same = sid >= 0
         for word in words:
             same &= word == word[first][inverse]
         sid_of[rows[group[same]]] = sid[same]
     hot = np.flatnonzero(sid_of >= 0)
-    return hot, sid_of[hot]
+    return hot + base, sid_of[hot], step_of[hot]
 
 
 class _Generic:
@@ -179,7 +183,6 @@ class _Generic:
         self.event_class = event_pb2.Event
         self.out = out
         self.series = series
-        self.hot_steps = np.zeros(0, np.int64)
         self.g_sid: list[int] = []
         self.g_rec: list[int] = []
         self.g_step: list[int] = []
