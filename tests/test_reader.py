@@ -354,9 +354,13 @@ def test_hparams_one_row_per_run_like_tensorboard(logdir: Path) -> None:
         w.add_hparams({"lr": 0.01, "opt": "sgd", "bn": False}, {"hp/acc": 0.7}, run_name="b")
     with tblog.SummaryWriter(logdir / "c") as w:
         w.add_hparams({"lr": 0.5, "opt": "x", "bn": True}, {"hp/acc": 0.1}, in_run=True)
+    from tensorboardX import SummaryWriter as TbxWriter
+
+    with TbxWriter(str(logdir / "tbx")) as w:
+        w.add_hparams({"lr": 0.2, "opt": "rms", "bn": False}, {"hp/acc": 0.3}, name="d")
     frame = tblog.read(logdir).hparams()
     assert frame.attrs["purge"] == "tensorboard"
-    assert frame["run"].tolist() == ["a", "b", "c"]
+    assert frame["run"].tolist() == ["a", "b", "c", "tbx/d"]
     for row in frame.itertuples(index=False):
         acc = tbutil.accumulate(logdir / row.run)
         content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
@@ -500,9 +504,9 @@ def test_parallel_scan_equals_sequential(logdir: Path, monkeypatch: pytest.Monke
     shares = []
     real = _discover.run_worker
 
-    def spy(paths: list[str], check_crc: bool):  # noqa: ANN202
-        shares.append(len(paths))
-        return real(paths, check_crc)
+    def spy(jobs: list, check_crc: bool):  # noqa: ANN202
+        shares.append(len(jobs))
+        return real(jobs, check_crc)
 
     monkeypatch.setattr(_discover, "run_worker", spy)
     parallel = tblog.read(logdir, workers=2).scalars()

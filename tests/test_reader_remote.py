@@ -79,6 +79,13 @@ def test_memory_segments_read_as_one_file_each_object_once(
     files = runs.files()
     assert files.groupby("run")["series"].nunique().tolist() == [1, 1]  # one writer each
     assert runs.histograms()["step"].tolist() == [0, 1, 2, 3] * 2
+    # Fetched once here, scanned by worker processes.
+    from tblog.reader import _discover
+
+    monkeypatch.setattr(_discover, "PARALLEL_BYTES", 0)
+    fetched.clear()
+    pd.testing.assert_frame_equal(tblog.read(memory_url, workers=2).scalars(), frame)
+    assert sorted(fetched.values()) == [1] * len(stored)
 
 
 def test_s3_logdir_on_moto(in_moto, logdir: Path) -> None:  # noqa: ANN001, F811

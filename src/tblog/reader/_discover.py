@@ -120,8 +120,12 @@ def _scan_local(path: str, check_crc: bool) -> FileScan:
         return scan(f.read(), path, check_crc)
 
 
-def run_worker(paths: list[str], check_crc: bool) -> list[FileScan]:
-    """Scan ``paths`` in a fresh ``python -m tblog.reader._worker`` process.
+def run_worker(jobs: list[tuple[str, bytes | None]], check_crc: bool) -> list[FileScan]:
+    """Scan files in a fresh ``python -m tblog.reader._worker`` process.
+
+    Args:
+        jobs: ``(path, bytes)`` per file; bytes None reads the local file there.
+        check_crc: check the records' CRCs.
 
     Raises:
         RuntimeError: the worker failed (its stderr is in the message).
@@ -133,7 +137,7 @@ def run_worker(paths: list[str], check_crc: bool) -> list[FileScan]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     done = subprocess.run(
         [sys.executable, "-m", "tblog.reader._worker"],
-        input=pickle.dumps((paths, check_crc)), capture_output=True, env=env, check=False,
+        input=pickle.dumps((jobs, check_crc)), capture_output=True, env=env, check=False,
     )
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace")[-2000:]
@@ -157,16 +161,14 @@ def scan_all(
     if workers is None:
         workers = min(len(sources), os.cpu_count() or 1, 8) if total >= PARALLEL_BYTES else 1
     results: list[FileScan | None] = [None] * len(sources)
+    data: list[bytes | None] = [None] * len(sources)
     if fs is not None:
         blobs = fs.cat([s.path for s in sources]) if sources else {}
         for i, source in enumerate(sources):
-            data = blobs.get(source.path)
-            if isinstance(data, Exception):
-                raise data
-            results[i] = scan(data or b"", source.path, check_crc)
-            if progress:
-                progress(source.size)
-        return [r for r in results if r is not None]
+            blob = blobs.get(source.path)
+            if isinstance(blob, Exception):
+                raise blob
+            data[i] = blob or b""
     if workers > 1 and len(sources) > 1:
         shares: list[list[int]] = [[] for _ in range(min(workers, len(sources)))]
         loads = [0] * len(shares)
@@ -175,8 +177,11 @@ def scan_all(
             shares[j].append(i)
             loads[j] += sources[i].size
         with concurrent.futures.ThreadPoolExecutor(len(shares)) as pool:
-            futures = {pool.submit(run_worker, [sources[i].path for i in share], check_crc): share
-                       for share in shares}
+            futures = {
+                pool.submit(run_worker, [(sources[i].path, data[i]) for i in share], check_crc):
+                    share
+                for share in shares
+            }
             for future in concurrent.futures.as_completed(futures):
                 share = futures[future]
                 for i, result in zip(share, future.result(), strict=True):
@@ -185,7 +190,10 @@ def scan_all(
                     progress(sum(sources[i].size for i in share))
     else:
         for i, source in enumerate(sources):
-            results[i] = _scan_local(source.path, check_crc)
+            blob = data[i]
+            results[i] = (_scan_local(source.path, check_crc) if blob is None
+                          else scan(blob, source.path, check_crc))
+            data[i] = None
             if progress:
                 progress(source.size)
     return [r for r in results if r is not None]
