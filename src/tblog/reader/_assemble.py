@@ -120,8 +120,8 @@ def _purge_masks(purge: str, events: list, tags: list[str], tag: np.ndarray, seq
     """Which scalars and items survive the purge rule (None: all)."""
     if purge == "none":
         return None, None
-    item_names = sorted({item[3] for item in items})
-    names = list(tags) + [n for n in item_names if n not in set(tags)]
+    scalar_names = set(tags)
+    names = list(tags) + sorted({item[3] for item in items} - scalar_names)
     code_of = {n: i for i, n in enumerate(names)}
     item_tag = np.asarray([code_of[item[3]] for item in items], dtype=np.int32)
     item_seq = np.asarray([item[0] for item in items], dtype=np.int64)

@@ -48,31 +48,28 @@ def field(raw: np.ndarray, offsets: np.ndarray, dtype: str) -> np.ndarray:
 def distinct(values: np.ndarray, limit: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(unique values, inverse, index of each value's first occurrence)``.
 
-    Without sorting while there are few distinct values (one comparison pass
-    each); the values past ``limit`` distinct ones go to ``np.unique``.
+    Without sorting while there are few distinct values (one comparison over the
+    values not yet assigned, each); past ``limit`` of them the rest go to ``np.unique``.
     """
     inverse = np.full(values.size, -1, dtype=np.int64)
     found: list[Any] = []
     firsts: list[int] = []
-    unassigned = values.size > 0
-    while unassigned and len(found) < limit:
-        free = inverse < 0
-        i = int(np.argmax(free))
-        if not free[i]:
-            unassigned = False
-            break
-        inverse[values == values[i]] = len(found)
-        found.append(values[i])
-        firsts.append(i)
+    index = np.arange(values.size)
+    rest = values
+    while rest.size and len(found) < limit:
+        hit = rest == rest[0]
+        inverse[index[hit]] = len(found)
+        found.append(rest[0])
+        firsts.append(int(index[0]))
+        miss = ~hit
+        index, rest = index[miss], rest[miss]
     uniques = np.asarray(found, dtype=values.dtype)
     first = np.asarray(firsts, dtype=np.int64)
-    rest = np.flatnonzero(inverse < 0) if unassigned else np.zeros(0, np.int64)
     if rest.size:
-        more, more_first, more_inverse = np.unique(
-            values[rest], return_index=True, return_inverse=True)
-        inverse[rest] = more_inverse.ravel() + len(found)
+        more, more_first, more_inverse = np.unique(rest, return_index=True, return_inverse=True)
+        inverse[index] = more_inverse.ravel() + len(found)
         uniques = np.concatenate([uniques, more])
-        first = np.concatenate([first, rest[more_first]])
+        first = np.concatenate([first, index[more_first]])
     return uniques, inverse, first
 
 
