@@ -18,7 +18,7 @@ from crc32c import crc32c
 
 _U64 = struct.Struct("<Q").unpack_from
 _MASK = 0xA282EAD8
-_SMALL_GROUP = 64  # fewer records of one length: one crc32c call each
+_SMALL_GROUP = 4096  # fewer records of one length: one crc32c call each (tables cost more)
 _MAX_AFFINE_LENGTH = 512  # longer records: one crc32c call each
 _CHUNK = 1 << 16  # records per batch (bounds the memory of the byte matrix)
 
@@ -73,13 +73,24 @@ def distinct(values: np.ndarray, limit: int = 64) -> tuple[np.ndarray, np.ndarra
     return uniques, inverse, first
 
 
-def crc_many(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Unmasked CRC32C of ``buf[start:end]`` for each pair."""
-    lengths = ends - starts
+def members(inverse: np.ndarray, count: int) -> list[np.ndarray]:
+    """For each of ``count`` groups, the indices whose ``inverse`` is that group."""
+    if count <= 1:
+        return [np.arange(inverse.size)] if count else []
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(1, count))
+    return np.split(order, bounds)
+
+
+def crc_many(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+             groups: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Unmasked CRC32C of ``buf[start:end]`` for each pair.
+
+    ``groups``: ``(distinct lengths, index of each record's length)`` if known.
+    """
     out = np.empty(starts.size, dtype=np.uint32)
-    unique, inverse, _ = distinct(lengths)
-    for u, length in enumerate(unique.tolist()):
-        group = np.flatnonzero(inverse == u) if unique.size > 1 else np.arange(starts.size)
+    unique, inverse = groups if groups is not None else distinct(ends - starts)[:2]
+    for length, group in zip(unique.tolist(), members(inverse, unique.size), strict=True):
         if group.size < _SMALL_GROUP or length > _MAX_AFFINE_LENGTH:
             lo = starts[group]
             pieces = map(buf.__getitem__, map(slice, lo.tolist(), (lo + length).tolist()))
@@ -211,9 +222,11 @@ def frame(buf: bytes, check_crc: bool = True) -> tuple[np.ndarray, np.ndarray, t
     heads = heads[: with_header.size + 1]
     lengths = field(raw, with_header, "<u8")
     bad = np.zeros(with_header.size, dtype=bool)
+    groups = None
     if check_crc and with_header.size:
         stored = field(raw, with_header + 8, "<u4")
         unique, inverse, _ = distinct(lengths)
+        groups = unique.astype(np.int64), inverse
         expected = np.array([crc32c(int(v).to_bytes(8, "little")) for v in unique.tolist()],
                             dtype=np.uint32)
         bad = mask(expected)[inverse] != stored
@@ -233,7 +246,9 @@ def frame(buf: bytes, check_crc: bool = True) -> tuple[np.ndarray, np.ndarray, t
     elif used < n:
         problem = ("truncated record", used, True)
     if check_crc and count:
-        data_crc = crc_many(buf, raw, starts, ends)
+        if groups is not None:
+            groups = groups[0], groups[1][:count]
+        data_crc = crc_many(buf, raw, starts, ends, groups)
         stored = field(raw, ends, "<u4")
         wrong = mask(data_crc) != stored
         if wrong.any():

@@ -149,8 +149,7 @@ def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     key_length = e - 4 - p
     sid_of = np.full(starts.size, -1, dtype=np.int32)
     klens, klen_of, _ = _frame.distinct(key_length)
-    for k, klen in enumerate(klens.tolist()):
-        group = np.flatnonzero(klen_of == k) if klens.size > 1 else np.arange(key_length.size)
+    for klen, group in zip(klens.tolist(), _frame.members(klen_of, klens.size), strict=True):
         # The key's bytes as little-endian u64 words read in place; the last word
         # is masked to the key (the bytes after it, float and CRC, are in the file).
         at = p[group]

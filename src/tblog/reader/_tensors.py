@@ -107,8 +107,12 @@ def histogram_tensor(array: np.ndarray) -> np.ndarray:
 
 def strings(array: np.ndarray) -> Any:
     """A string tensor as ``str`` (one element) or an array of ``str``."""
-    decoded = np.vectorize(
-        lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b),
-        otypes=[object],
-    )(array) if array.size else array.astype(object)
-    return decoded.reshape(()).item() if decoded.size == 1 else decoded
+    def text(item: Any) -> str:
+        return item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+
+    if array.size == 1:
+        return text(array.reshape(-1)[0])
+    decoded = np.empty(array.shape, dtype=object)
+    for index, item in np.ndenumerate(array):
+        decoded[index] = text(item)
+    return decoded
