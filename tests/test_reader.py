@@ -527,3 +527,28 @@ def test_import_tblog_stays_pandas_free_and_names_the_extra(monkeypatch, logdir:
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"tblog\[read\]"):
         runs.scalars()
+
+
+def test_v2_text_tables_and_image_tensors(logdir: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(np.full((2, 3, 3), 200, dtype=np.uint8)).save(png, format="PNG")
+    table = tensor_util.make_tensor_proto(np.array([["a", "b"], ["c", "dé"]]))
+    images = tensor_util.make_tensor_proto(np.array([b"3", b"2", png.getvalue(), png.getvalue()],
+                                                    dtype=object))
+    write_events(logdir / "v2" / "events.out.tfevents.1.x", [
+        version_event(), tensor_event("table", 4, table, plugin="text"),
+        tensor_event("pics", 5, images, plugin="images")])
+    runs = tblog.read(logdir)
+    theirs = tb_tensor_points(logdir / "v2")
+    (step, _, array), = theirs["table"]
+    row = runs.text().iloc[0]
+    assert row.step == step == 4
+    assert row.text.tolist() == [[s.decode() for s in r] for r in array.tolist()]
+    pics = runs.images()
+    assert pics["index"].tolist() == [0, 1] and pics["width"].tolist() == [3, 3]
+    assert [r.image.data for r in pics.itertuples()] == list(theirs["pics"][0][2][2:])
+    assert pics.iloc[1].image.to_numpy().shape == (2, 3, 3)
