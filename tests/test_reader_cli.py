@@ -130,3 +130,22 @@ def test_ls_draws_rich_tables_on_a_terminal(two_runs: Path, monkeypatch) -> None
     out = terminal.getvalue()
     assert "┃" in out or "│" in out  # rich's box drawing, absent from the plain form
     assert "run_a" in out and "loss/val" in out
+
+
+def test_damaged_file_warns_or_fails_with_strict(corrupt_logdir: Path, tmp_path: Path,
+                                                  capsys) -> None:
+    import tblog
+
+    with tblog.SummaryWriter(corrupt_logdir / "r") as w:
+        for step in range(5):
+            w.add_scalar("x", float(step), step)
+    path = next((corrupt_logdir / "r").iterdir())
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # inside the last record's data
+    path.write_bytes(bytes(data))
+    out = tmp_path / "x.csv"
+    with pytest.warns(UserWarning, match="bad data CRC"):
+        assert main(["export", str(corrupt_logdir), "-o", str(out)]) == 0
+    assert pd.read_csv(out)["step"].tolist() == [0, 1, 2, 3]
+    assert main(["export", str(corrupt_logdir), "-o", str(out), "--strict"]) == 2
+    assert "bad data CRC at offset" in capsys.readouterr().err

@@ -30,6 +30,8 @@ def _common(parser: argparse.ArgumentParser, tags: bool = True) -> None:
                         choices=("tensorboard", "legacy", "rust", "none"),
                         help="restart purge rule (default: TensorBoard's Python loader)")
     parser.add_argument("--no-crc", action="store_true", help="skip CRC checks (faster)")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on a corrupt record instead of warning")
 
 
 def add_commands(commands: Any) -> None:
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         runs = read(args.logdir, runs=args.runs, tags=args.tags, purge=args.purge,
-                    check_crc=not args.no_crc)
+                    check_crc=not args.no_crc, strict=args.strict)
         return {"export": _export, "ls": _ls, "compare": _compare, "plot": _plot}[
             args.command](runs, args)
     except (FileNotFoundError, ImportError, ValueError) as exc:
