@@ -552,3 +552,13 @@ def test_v2_text_tables_and_image_tensors(logdir: Path) -> None:
     assert pics["index"].tolist() == [0, 1] and pics["width"].tolist() == [3, 3]
     assert [r.image.data for r in pics.itertuples()] == list(theirs["pics"][0][2][2:])
     assert pics.iloc[1].image.to_numpy().shape == (2, 3, 3)
+
+
+def test_series_names_of_tblog_segments() -> None:
+    from tblog.reader._discover import series_name
+
+    base = "events.out.tfevents.1700000000.host-1.example.12.0"
+    assert series_name(f"{base}.000003.v2") == series_name(f"{base}.000004.v2") == f"{base}.v2"
+    assert series_name(base) == base  # a local tblog file: no segment number
+    assert series_name("events.out.tfevents.1700000000.10.0.0.1") == (
+        "events.out.tfevents.1700000000.10.0.0.1")  # tensorboardX: host only

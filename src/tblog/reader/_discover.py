@@ -42,10 +42,14 @@ def is_event_file(name: str) -> bool:
     return "tfevents" in name and not name.endswith(".profile-empty")
 
 
+_SEGMENT_NAME = re.compile(r"^(.*tfevents\.\d+\..+\.\d+\.\d+)\.\d{6}(.*?)$")
+
+
 def series_name(name: str) -> str:
-    """The base name of a file less tblog's segment number (one logical file per series)."""
-    match = re.search(r"\.\d{6}(?=\D*$)", name)
-    return name[: match.start()] + name[match.end():] if match else name
+    """A file's base name less tblog's segment number: segments of one writer
+    (``...tfevents.<time>.<host>.<pid>.<n>.<seq:06d><suffix>``) share it."""
+    match = _SEGMENT_NAME.match(name)
+    return match.group(1) + match.group(2) if match else name
 
 
 def discover(logdir: str | os.PathLike[str]) -> tuple[list[Source], Any]:
