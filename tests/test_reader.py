@@ -199,6 +199,34 @@ def test_v2_tensor_scalars_of_every_float_dtype(logdir: Path) -> None:
     assert mine["half"][0][2] == 1.5
 
 
+def test_tensor_scalar_layouts_in_bulk(logdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tblog.reader import _scan
+
+    events = [version_event()]
+    for step in range(300):
+        for i, tag in enumerate(("loss/a", "loss/b", "loss/c", "loss/d")):
+            tensor = (tensor_pb2.TensorProto(dtype=1, float_val=[step * 0.25 + i]) if i < 2 else
+                      tensor_pb2.TensorProto(dtype=2, double_val=[step / 3 + i]))
+            # a, c: metadata every time (torch's new_style); b, d: first time only (tf.summary)
+            plugin = "scalars" if i % 2 == 0 or step == 0 else None
+            events.append(tensor_event(tag, step, tensor, plugin))
+        if step % 50 == 0:
+            histogram = event_pb2.Event(wall_time=1.0, step=step)
+            value = histogram.summary.value.add(tag="loss/h")
+            value.histo.min, value.histo.max = 0.0, step + 1.0
+            value.histo.bucket_limit.extend([0.5, step + 1.0])
+            value.histo.bucket.extend([1.0, step])
+            events.append(histogram)
+    write_events(logdir / "bulk" / "events.out.tfevents.1.x", events)
+    frame = tblog.read(logdir).scalars()
+    assert len(frame) == 1200
+    assert_same_points(ours(frame, "bulk"), tb_scalars(logdir / "bulk"))
+    assert ours(frame, "bulk")["loss/d"][7][2] == 7 / 3 + 3  # float64, exact
+    monkeypatch.setattr(_scan, "_BATCH", 13)
+    pd.testing.assert_frame_equal(tblog.read(logdir).scalars(), frame)
+    assert len(tblog.read(logdir).histograms()) == 6
+
+
 def test_plugin_named_in_an_earlier_file_applies_to_later_files(logdir: Path) -> None:
     run = logdir / "r"
     one, two = (tensor_pb2.TensorProto(dtype=2, double_val=[v]) for v in (1.0, 2.0))

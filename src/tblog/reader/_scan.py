@@ -1,10 +1,9 @@
 """One event file's bytes to columns: the TFRecord walk and the scalar hot path.
 
-Records come from ``_frame``. Scalar events made of wall_time, step and one
-``simple_value`` are decoded with numpy: records are grouped by the bytes between
-the step and the float (the tag's layout), one record per group is parsed to
-learn the tag, and the numbers are gathered at fixed offsets. Every other record
-is parsed with the generated ``Event`` message.
+Records come from ``_frame``; single-scalar events are decoded with numpy by
+``_hot``, which asks :meth:`_Generic.learn` / :meth:`_Generic.learn_tensor` about
+one record per layout. Every other record is parsed with the generated ``Event``
+message.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tblog.reader import _frame, _tensors, _wire
+from tblog.reader import _frame, _hot, _tensors, _wire
 
 _BATCH = 1 << 20  # records per batch of the hot path
 
@@ -61,10 +60,12 @@ def scan(buf: bytes, path: str = "", check_crc: bool = True) -> FileScan:
     raw = np.frombuffer(buf, dtype=np.uint8)
     series: dict[tuple[str, bool], int] = {}
     generic = _Generic(out, series)
-    parts = [_hot_rows(buf, raw, starts[lo : lo + _BATCH], ends[lo : lo + _BATCH], generic, lo)
+    parts = [_hot.hot_rows(buf, raw, starts[lo : lo + _BATCH], ends[lo : lo + _BATCH],
+                           generic, lo)
              for lo in range(0, starts.size, _BATCH)]  # batches bound the temporaries
-    hot, sid, steps = (np.concatenate([part[i] for part in parts]) if parts else
-                       np.zeros(0, dtype) for i, dtype in enumerate((np.int64, np.int32, np.int64)))
+    dtypes = (np.int64, np.int32, np.int64, np.float64)
+    hot, sid, steps, values = (np.concatenate([part[i] for part in parts]) if parts else
+                               np.zeros(0, dtype) for i, dtype in enumerate(dtypes))
     cold = np.ones(starts.size, dtype=bool)
     cold[hot] = False
     records = starts.size
@@ -75,12 +76,10 @@ def scan(buf: bytes, path: str = "", check_crc: bool = True) -> FileScan:
             break
     if records < starts.size:
         keep = hot < records
-        hot, sid, steps = hot[keep], sid[keep], steps[keep]
+        hot, sid, steps, values = hot[keep], sid[keep], steps[keep], values[keep]
     out.records = records
     out.series = [key for key, _ in sorted(series.items(), key=lambda kv: kv[1])]
-    hot_starts, hot_ends = starts[hot], ends[hot]
-    walls = _frame.field(raw, hot_starts + 1, "<f8")
-    values = _frame.field(raw, hot_ends - 4, "<f4").astype(np.float64)
+    walls = _frame.field(raw, starts[hot] + 1, "<f8")
     rec = hot.astype(np.int64)
     if generic.g_sid:
         sid = np.concatenate([sid, np.asarray(generic.g_sid, dtype=np.int32)])
@@ -98,81 +97,6 @@ def scan(buf: bytes, path: str = "", check_crc: bool = True) -> FileScan:
     return out
 
 
-def _varints(raw: np.ndarray, at: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized varints at ``at`` (each must end before ``limit``): (values, lengths).
-
-    A length of 0 marks a varint that does not end in time.
-    """
-    n = raw.size
-    value = np.zeros(at.size, dtype=np.uint64)
-    length = np.zeros(at.size, dtype=np.int64)
-    alive = np.ones(at.size, dtype=bool)
-    for k in range(10):
-        pos = at + k
-        byte = raw[np.minimum(pos, n - 1)].astype(np.uint64)
-        alive &= pos < limit
-        value |= np.where(alive, (byte & 0x7F) << np.uint64(7 * k), np.uint64(0))
-        ended = alive & (byte < 0x80)
-        length[ended] = k + 1
-        alive &= ~ended
-        if not alive.any():
-            break
-    return value.view(np.int64), length
-
-
-def _hot_rows(buf: bytes, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-              generic: _Generic, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Records that are single ``simple_value`` scalar events of a known layout.
-
-    ``starts``/``ends`` are records ``base, base + 1, ...`` of the file. Returns the
-    record indices, series ids and steps of those records.
-    """
-    empty = np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
-    if not starts.size:
-        return empty
-    rows = np.flatnonzero((ends - starts > 11) & (raw[starts] == 9))
-    s, e = starts[rows], ends[rows]
-    p = s + 9
-    has_step = raw[p] == 16
-    step = np.zeros(rows.size, dtype=np.int64)
-    values, lengths = _varints(raw, p[has_step] + 1, e[has_step])
-    step[has_step] = values
-    good = np.ones(rows.size, dtype=bool)
-    good[has_step] = lengths > 0
-    p[has_step] += 1 + lengths
-    good &= p < e - 5
-    pc = np.minimum(p, raw.size - 1)
-    good &= (raw[pc] == 42) & (raw[e - 5] == 0x15)
-    rows, s, e, p, step = rows[good], s[good], e[good], p[good], step[good]
-    step_of = np.zeros(starts.size, dtype=np.int64)
-    step_of[rows] = step
-    key_length = e - 4 - p
-    sid_of = np.full(starts.size, -1, dtype=np.int32)
-    klens, klen_of, _ = _frame.distinct(key_length)
-    for klen, group in zip(klens.tolist(), _frame.members(klen_of, klens.size), strict=True):
-        # The key's bytes as little-endian u64 words read in place; the last word
-        # is masked to the key (the bytes after it, float and CRC, are in the file).
-        at = p[group]
-        words = [_frame.field(raw, at + 8 * j, "<u8") for j in range(-(-klen // 8))]
-        if klen % 8:
-            words[-1] &= np.uint64((1 << (8 * (klen % 8))) - 1)
-        digest = words[0].copy()
-        for word in words[1:]:
-            digest = digest * np.uint64(0x100000001B3) ^ word
-        unique, inverse, first = _frame.distinct(digest)
-        sids = np.empty(unique.size, dtype=np.int32)
-        for u, row in enumerate(first.tolist()):
-            r = int(group[row])
-            sids[u] = generic.learn(buf, int(s[r]), int(e[r]), int(p[r]), base + int(rows[r]))
-        sid = sids[inverse]
-        same = sid >= 0
-        for word in words:
-            same &= word == word[first][inverse]
-        sid_of[rows[group[same]]] = sid[same]
-    hot = np.flatnonzero(sid_of >= 0)
-    return hot + base, sid_of[hot], step_of[hot]
-
-
 class _Generic:
     """Records off the hot path: parsed by the generated ``Event`` message."""
 
@@ -187,6 +111,8 @@ class _Generic:
         self.g_step: list[int] = []
         self.g_wall: list[float] = []
         self.g_value: list[float] = []
+        #: first summary words of layouts that are no tensor scalar (for ``_hot``)
+        self.failed_heads: set[int] = set()
 
     def _series(self, tag: str, tensor: bool) -> int:
         key = (tag, tensor)
@@ -227,6 +153,34 @@ class _Generic:
         if value.HasField("metadata"):
             self._metadata(tag, value.metadata, rec)
         return self._series(tag, False)
+
+    def learn_tensor(self, buf: bytes, start: int, end: int, p: int,
+                     rec: int) -> tuple[int, int, int] | bool | None:
+        """For a one-value tensor scalar layout: ``(series, offset of the number from
+        p, its size)``. None if the record holds no single tensor value, False for
+        a tensor that is no scalar here (or whose plugin this file has not named
+        ``scalars`` yet)."""
+        try:
+            event = self.event_class.FromString(buf[start:end])
+        except Exception:  # noqa: BLE001 - left to the record-by-record decoder
+            return None
+        values = event.summary.value
+        if len(values) != 1 or values[0].WhichOneof("value") != "tensor":
+            return None
+        value = values[0]
+        tag = value.tag or value.node_name
+        if value.HasField("metadata"):
+            self._metadata(tag, value.metadata, rec)
+        known = self.out.metadata.get(tag)
+        tensor = value.tensor
+        if known is None or known[1] != "scalars" or tensor.dtype not in (1, 2):
+            return False
+        if any(dim.size != 1 for dim in tensor.tensor_shape.dim):
+            return False
+        found = _wire.scalar_location(buf, start, end)
+        if found is None or found[0] != p or found[2] != (4 if tensor.dtype == 1 else 8):
+            return False
+        return self._series(tag, True), found[1] - p, found[2]
 
     def decode(self, buf: bytes, start: int, end: int, rec: int) -> bool:
         """Decode one record; False when it is not a parsable ``Event``."""
