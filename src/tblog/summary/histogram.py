@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tblog import _limits
 from tblog._scalar_event import varint
 from tblog.proto import summary_pb2
 from tblog.summary._histogram_counts import (
@@ -140,6 +141,18 @@ def check_max_bins(max_bins: Any) -> int | None:
     return int(max_bins)
 
 
+def _check_bucket_count(x: np.ndarray, bins: Any) -> None:
+    """Refuse ``bins`` that would make more than ``MAX_HISTOGRAM_BUCKETS`` buckets."""
+    if isinstance(bins, str):
+        count = _limits.estimated_bucket_count(x, bins)
+        name = f"bins={bins!r}"
+    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        count, name = int(bins), "bins"
+    else:  # explicit edges: as many as the caller already holds
+        count, name = int(np.size(bins)) - 1, "bins"
+    _limits.check_at_most(count, _limits.MAX_HISTOGRAM_BUCKETS, name, "histogram buckets")
+
+
 def histogram_proto_bytes(
     values: np.ndarray, bins: Any = "tensorflow", max_bins: Any = None
 ) -> bytes:
@@ -157,7 +170,8 @@ def histogram_proto_bytes(
     Raises:
         TypeError: the values are not real numbers.
         ValueError: no values, a NaN or infinite value, every value outside
-            the bins, or bad ``bins``/``max_bins``.
+            the bins, bad ``bins``/``max_bins``, or ``bins`` that would make
+            more than ``tblog._limits.MAX_HISTOGRAM_BUCKETS`` buckets.
     """
     max_bins = check_max_bins(max_bins)
     x = _as_float_vector(values)
@@ -168,6 +182,7 @@ def histogram_proto_bytes(
         low, high = float(x.min()), float(x.max())
         if not (math.isfinite(low) and math.isfinite(high)):
             raise nonfinite_error(x)
+        _check_bucket_count(x, bins)
         try:
             counts, edges = np.histogram(x.astype(np.float64, copy=False), bins=bins)
         except (ValueError, TypeError) as exc:

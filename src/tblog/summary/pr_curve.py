@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tblog import _limits
 from tblog._scalar_event import varint
 from tblog.proto import summary_pb2
 from tblog.summary.tensor import DT_FLOAT, metadata_bytes, summary_bytes, tensor_bytes, value_bytes
@@ -38,11 +39,14 @@ def metadata(num_thresholds: int) -> summary_pb2.SummaryMetadata:
 
 
 def check_num_thresholds(num_thresholds: Any) -> int:
-    """``num_thresholds`` as an int of at least 2."""
+    """``num_thresholds`` as an int from 2 to ``tblog._limits.MAX_PR_THRESHOLDS``."""
     if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)):
         raise TypeError(f"num_thresholds must be an int, got {type(num_thresholds).__name__}")
     if num_thresholds < 2:
         raise ValueError(f"num_thresholds must be at least 2, got {num_thresholds}")
+    _limits.check_at_most(
+        int(num_thresholds), _limits.MAX_PR_THRESHOLDS, "num_thresholds", "thresholds"
+    )
     return int(num_thresholds)
 
 
