@@ -3,8 +3,8 @@
     from tblog import SummaryWriter   # instead of torch.utils.tensorboard's
 """
 
-from tblog._distributed import NullSummaryWriter, reduce_scalar, reduce_scalars
-from tblog.writer import FileWriter, SummaryWriter
+from tblog._distributed import reduce_scalar, reduce_scalars
+from tblog.writer import FileWriter, NullSummaryWriter, SummaryWriter
 
 __version__ = "0.1.0"
 

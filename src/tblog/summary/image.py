@@ -259,10 +259,10 @@ def image_proto(
     )
 
 
-def image(
+def summary(
     tag: str, pixels: np.ndarray, *, png_compression: int = DEFAULT_PNG_COMPRESSION
-) -> summary_pb2.Summary:
-    """A ``Summary`` with one PNG image, as torch's ``add_image`` writes it.
+) -> bytes:
+    """Serialized ``Summary`` with one PNG image, as torch's ``add_image`` writes it.
 
     Args:
         tag: the image series name.
@@ -271,4 +271,4 @@ def image(
     """
     return summary_pb2.Summary(
         value=[summary_pb2.Summary.Value(tag=tag, image=image_proto(pixels, png_compression))]
-    )
+    ).SerializeToString()

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tblog import _limits
-from tblog._scalar_event import varint
+from tblog._wire import varint
 from tblog.proto import summary_pb2
 from tblog.summary.tensor import DT_FLOAT, metadata_bytes, summary_bytes, tensor_bytes, value_bytes
 
@@ -139,7 +139,7 @@ def _bucket_sums(buckets: np.ndarray, weights: np.ndarray, size: int) -> np.ndar
     return total
 
 
-def pr_curve_bytes(tag: str, data: np.ndarray) -> bytes:
+def summary(tag: str, data: np.ndarray) -> bytes:
     """Serialized ``Summary`` of ``[6, n]`` PR data (stored as float32)."""
     if data.ndim != 2 or data.shape[0] != 6 or data.shape[1] < 1:
         raise ValueError(f"PR curve data must have shape [6, n], got {data.shape}")
@@ -182,16 +182,3 @@ def raw_data(
     if not arrays[0].size:
         raise ValueError("the six arrays are empty")
     return np.stack([array.astype(np.float64) for array in arrays])
-
-
-def pr_curve(
-    tag: str,
-    labels: np.ndarray,
-    predictions: np.ndarray,
-    num_thresholds: int = 127,
-    weights: np.ndarray | float | None = None,
-) -> summary_pb2.Summary:
-    """A ``Summary`` with the PR curve of ``labels``/``predictions``."""
-    data = compute_curve(labels, predictions, num_thresholds, weights)
-    return summary_pb2.Summary.FromString(pr_curve_bytes(tag, data))
-
