@@ -1,7 +1,8 @@
 """MkDocs hook (mkdocs.yml `hooks:`): every name tblog exports has an API reference page.
 
 `tblog/__init__.py`'s ``__all__`` is read with ``ast`` (nothing is imported); each name
-but ``__version__`` must appear as ``::: tblog.NAME`` in some ``docs/reference/*.md``.
+but ``__version__`` must appear as ``::: tblog.NAME`` (or ``::: tblog.module.NAME``, for
+names the package provides lazily) in some ``docs/reference/*.md``.
 A missing one is logged as a warning, which ``mkdocs build --strict`` turns into a
 failed build, so an export added on main cannot go undocumented.
 """
@@ -33,7 +34,9 @@ def on_pre_build(config, **kwargs) -> None:  # noqa: ARG001 (mkdocs' signature)
     documented = set()
     for page in reference.glob("*.md"):
         documented.update(
-            re.findall(r"^::: tblog\.(\w+)", page.read_text(encoding="utf-8"), re.M)
+            # ::: tblog.NAME, or the module that defines it: ::: tblog.tracking.NAME
+            re.findall(r"^::: tblog\.(?:[\w.]+\.)?(\w+)\s*$", page.read_text(encoding="utf-8"),
+                       re.M)
         )
     for name in exported_names():
         if name not in documented:
