@@ -352,7 +352,10 @@ class Chromium:
         deadline = time.monotonic() + timeout
         state: dict[str, Any] = {"text": "", "loading": 0}
         while time.monotonic() < deadline:
-            state = self.evaluate(PAGE_STATE_JS) or state
+            try:
+                state = self.evaluate(PAGE_STATE_JS) or state
+            except ScreenshotError:  # e.g. the page is still navigating: ask again
+                pass
             missing = [t for t in shot.expect if t not in state["text"]]
             if not missing and not state["loading"]:
                 break
@@ -478,10 +481,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAILED {exc}", file=sys.stderr)
     finally:
         browser.close()
-        if not args.keep:
+        if not args.keep and not failures:
             shutil.rmtree(work, ignore_errors=True)
     if failures:
-        print(f"{len(failures)} screenshot(s) failed: {', '.join(failures)}", file=sys.stderr)
+        print(f"{len(failures)} screenshot(s) failed: {', '.join(failures)}; logs and "
+              f"logdirs kept in {work}", file=sys.stderr)
         return 1
     print(f"{len(shots)} screenshot(s) in {args.out}")
     return 0
