@@ -104,6 +104,8 @@ class Shot:
 SHOTS = [
     Shot("scalars", "scalars", "scalars", "scalars", "/data/plugin/scalars/tags",
          expect=("loss/train", "loss/valid", "accuracy", "lr=0.1")),
+    Shot("time_series", "scalars", "timeseries", "timeseries", "/data/plugin/scalars/tags",
+         expect=("accuracy", "loss", "lr=0.1"), settle=4),
     Shot("histograms", "histograms", "histograms", "histograms", "/data/plugin/histograms/tags",
          expect=("layer1/weights", "layer1/activations"), settle=4),
     Shot("distributions", "histograms", "distributions", "distributions",
