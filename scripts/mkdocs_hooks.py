@@ -2,7 +2,8 @@
 
 `tblog/__init__.py`'s ``__all__`` is read with ``ast`` (nothing is imported); each name
 but ``__version__`` must appear as ``::: tblog.NAME`` (or ``::: tblog.module.NAME``, for
-names the package provides lazily) in some ``docs/reference/*.md``.
+names the package provides lazily) in some ``docs/reference/*.md``, or, for a name
+described in prose, ``<!-- reference: NAME -->``.
 A missing one is logged as a warning, which ``mkdocs build --strict`` turns into a
 failed build, so an export added on main cannot go undocumented.
 """
@@ -37,6 +38,10 @@ def on_pre_build(config, **kwargs) -> None:  # noqa: ARG001 (mkdocs' signature)
             # ::: tblog.NAME, or the module that defines it: ::: tblog.tracking.NAME
             re.findall(r"^::: tblog\.(?:[\w.]+\.)?(\w+)\s*$", page.read_text(encoding="utf-8"),
                        re.M)
+        )
+        # A name described in prose rather than by mkdocstrings: <!-- reference: NAME -->
+        documented.update(
+            re.findall(r"<!-- reference: (\w+) -->", page.read_text(encoding="utf-8"))
         )
     for name in exported_names():
         if name not in documented:
