@@ -1,18 +1,66 @@
 """tblog: fast, crash-safe TensorBoard logging; a drop-in ``SummaryWriter``.
 
     from tblog import SummaryWriter   # instead of torch.utils.tensorboard's
+
+Experiment tracking in the style of W&B (``tblog.init``, ``tblog.log``, ...):
+``tblog.tracking``, docs/tracking.md. ``tblog.summary`` stays the package of
+summary builders and is also a mapping onto the current run's summary.
 """
 
+from typing import Any
+
 from tblog._distributed import NullSummaryWriter, reduce_scalar, reduce_scalars
+from tblog.tracking import (
+    Audio,
+    Histogram,
+    Image,
+    Run,
+    Table,
+    Text,
+    Video,
+    alert,
+    config,
+    finish,
+    init,
+    log,
+    save,
+    unwatch,
+    watch,
+)
 from tblog.writer import FileWriter, SummaryWriter
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> Any:
+    if name == "run":  # wandb.run: the current run, or None
+        from tblog.tracking import current_run
+
+        return current_run()
+    raise AttributeError(f"module 'tblog' has no attribute {name!r}")
+
+
 __all__ = [
+    "Audio",
     "FileWriter",
+    "Histogram",
+    "Image",
     "NullSummaryWriter",
+    "Run",
     "SummaryWriter",
+    "Table",
+    "Text",
+    "Video",
     "__version__",
+    "alert",
+    "config",
+    "finish",
+    "init",
+    "log",
     "reduce_scalar",
     "reduce_scalars",
+    "save",
+    "summary",
+    "unwatch",
+    "watch",
 ]

@@ -1,0 +1,535 @@
+"""``Run``, ``init`` and the current run: the step counter, config, summary,
+side files and the lifecycle (finish, exit, fork, resume) of one tracked run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import operator
+import os
+import posixpath
+import re
+import secrets
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from tblog._storage import url_protocol
+from tblog.tracking import _config, _files, _log
+from tblog.tracking._config import Config
+from tblog.tracking._summary import Summary
+
+STATE_FILE = "tblog-run.json"
+_MODES = ("online", "offline", "disabled")
+_RESUME = (None, "never", "allow", "must")
+#: Seconds between automatic writes of the state file and output.log during logging.
+STATE_INTERVAL = 30.0
+
+_current: Run | None = None
+_lock = threading.Lock()
+
+
+def current_run() -> Run | None:
+    """The run of the last ``init()`` that is not finished, or None."""
+    return _current
+
+
+def _default_project() -> str:
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    stem = os.path.splitext(script)[0]
+    if not stem or stem in ("-c", "-m", "__main__", "ipykernel_launcher", "pytest"):
+        return "default"
+    return re.sub(r"[^\w.\-]", "_", stem)
+
+
+def _default_name() -> str:
+    """Sortable and readable: ``20260102-130405-a1b2``."""
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _component(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"init: {what} must be a str, got {type(value).__name__}")
+    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
+        raise ValueError(f"init: {what}={value!r} must be one directory name (no '/', not '..')")
+    return value
+
+
+class Run:
+    """One tracked run, writing into ``{dir}/{project}/{name}``. Made by ``tblog.init``.
+
+    Attributes:
+        config: hyperparameters (``Config``).
+        summary: final values per key (``Summary``).
+        writer: the run's ``SummaryWriter`` (None when disabled): anything
+            ``run.log`` does not cover can be written with it directly.
+        log_dir: the run directory (or URL).
+        disabled: True for ``mode="disabled"`` and on ranks other than 0.
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        name: str,
+        config: Any,
+        dir: str,
+        notes: str | None,
+        tags: Any,
+        resume: Any,
+        mode: str,
+        system_interval: float | None,
+        capture_output: bool,
+        alert_callback: Callable[..., Any] | None,
+        alert_webhook: str | None,
+        rank: int | str | None,
+    ) -> None:
+        self.project, self.name, self.id = project, name, name
+        self.notes = notes
+        self.tags = tuple(tags or ())
+        self.dir = dir
+        self.log_dir = (
+            posixpath.join(dir.rstrip("/"), project, name) if url_protocol(dir)
+            else os.path.join(dir, project, name)
+        )
+        self.config = Config(config)
+        self.summary = Summary()
+        self.writer: Any = None
+        self.resumed = False
+        self.finished = False
+        self._step = 0
+        self._pending: dict[str, tuple[int, Any]] = {}
+        self._pid = os.getpid()
+        self._end_files: list[tuple[str, str | None]] = []
+        self._watchers: list[Any] = []
+        self._sampler: Any = None
+        self._output: Any = None
+        self._last_state = time.monotonic()
+        self._system_step = 0
+        self._created = time.time()
+        from tblog.tracking._alerts import Alerts
+
+        self._alerts = Alerts(alert_callback, alert_webhook)
+        self.disabled = mode == "disabled"
+        if rank is not None:
+            from tblog._distributed import resolve_rank
+
+            self.rank = resolve_rank(rank)
+            self.disabled = self.disabled or self.rank != 0
+        if self.disabled:
+            return
+        self._open(resume)
+        if system_interval:
+            from tblog.tracking._system import SystemSampler
+
+            self._sampler = SystemSampler(self, float(system_interval), self._system_step)
+            self._sampler.start()
+        if capture_output:
+            from tblog.tracking._output import OutputTee
+
+            self._output = OutputTee()
+            self._output.start()
+
+    def _open(self, resume: Any) -> None:
+        from tblog.writer import SummaryWriter
+
+        raw = _files.read_run_file(self.log_dir, STATE_FILE)
+        state = json.loads(raw) if raw else None
+        if state is not None and resume in (None, "never"):
+            raise ValueError(
+                f"init: {self.log_dir!r} already holds run {self.name!r}; pass resume='allow' "
+                "to continue it, or another name"
+            )
+        if state is None and resume == "must":
+            raise ValueError(f"init(resume='must'): no run to resume in {self.log_dir!r}")
+        purge = None
+        if state is not None:
+            self.resumed = True
+            self._step = purge = int(state.get("step", 0))
+            self._system_step = int(state.get("system_step", 0))
+            self._created = float(state.get("created", self._created))
+            merged = dict(state.get("config") or {})
+            merged.update(self.config.as_dict())
+            object.__setattr__(self.config, "_data", merged)
+            self.summary.update(state.get("summary") or {})
+        self.writer = SummaryWriter(self.log_dir, purge_step=purge, flush_secs=10)
+        self._write_state()
+        self._write_config()
+        if not self.resumed:
+            self.writer.add_text("run", self._info_markdown(), 0)
+
+    def _info_markdown(self) -> str:
+        lines = [f"**{self.project} / {self.name}**", ""]
+        if self.notes:
+            lines += [str(self.notes), ""]
+        if self.tags:
+            lines.append("tags: " + ", ".join(f"`{tag}`" for tag in self.tags))
+        return "\n".join(lines)
+
+    # -- side files ----------------------------------------------------------
+
+    def _write_file(self, relative: str, data: bytes) -> None:
+        _files.write_run_file(self.log_dir, relative, data)
+
+    def _write_state(self, finished: bool = False) -> None:
+        state = {
+            "project": self.project,
+            "name": self.name,
+            "step": self._step,
+            "system_step": self._sampler.step if self._sampler else self._system_step,
+            "created": self._created,
+            "updated": time.time(),
+            "finished": finished,
+            "notes": self.notes,
+            "tags": list(self.tags),
+            "config": _config.plain(self.config.as_dict()),
+            "summary": _config.plain(dict(self.summary._data)),
+        }
+        self._write_file(STATE_FILE, (json.dumps(state, indent=2) + "\n").encode())
+        self._last_state = time.monotonic()
+
+    def _write_config(self) -> None:
+        name, data = _config.config_file(self.config.as_dict())
+        self._write_file(name, data)
+
+    # -- logging -------------------------------------------------------------
+
+    @property
+    def step(self) -> int:
+        """The step the next committed ``log`` call writes at."""
+        return self._step
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None):
+        """Log a dict of values at one step.
+
+        Numbers become scalars, str and ``tblog.Text`` text, arrays/tensors with
+        more than one element histograms (one element: a scalar), matplotlib
+        figures and ``tblog.Image`` images, ``Histogram``/``Video``/``Audio``/
+        ``Table`` their kinds; nested dicts become ``outer/inner`` tags.
+
+        Args:
+            data: tag -> value.
+            step: None: the run's counter, advanced by every committed call. An
+                explicit step lower than the current one is warned about and
+                ignored (as wandb); a higher one writes what is pending first.
+            commit: False: keep the values for the same step (written by the
+                next committed call). None: True without ``step``; with
+                ``step``, the values are written when a later step arrives, on
+                ``commit=True`` or at finish, as wandb does.
+
+        Raises:
+            TypeError: ``data`` is not a dict of str, or a value of no supported
+                type (nothing of the call is logged).
+            ValueError: a negative ``step``.
+        """
+        if self.disabled or self.finished:
+            return
+        items: dict[str, tuple[int, Any]] = {}
+        _log.prepare(data, items)
+        if step is not None:
+            try:
+                step = operator.index(step)
+            except TypeError:
+                raise TypeError(f"log: step must be an int, got {step!r}") from None
+            if step < 0:
+                raise ValueError(f"log: step must be >= 0, got {step}")
+            if step < self._step:
+                warnings.warn(
+                    f"log: step {step} is lower than the run's current step {self._step}; "
+                    "the data of this call is ignored",
+                    stacklevel=2,
+                )
+                return
+            if step > self._step:
+                if self._pending:
+                    self._commit()
+                self._step = step
+        pending = self._pending
+        if pending:
+            pending.update(items)
+        else:
+            self._pending = pending = items
+        if commit or (commit is None and step is None):
+            self._commit()
+
+    def _commit(self) -> None:
+        pending, self._pending = self._pending, {}
+        _log.write(self, pending, self._step)
+        self._step += 1
+        if time.monotonic() - self._last_state > STATE_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand logged events to the OS / bucket and update the state file and output.log."""
+        if self.disabled or self.finished:
+            return
+        self.writer.flush()
+        if self._sampler is not None:
+            self._sampler.flush()
+        self._write_state()
+        if self._output is not None:
+            self._write_file("output.log", self._output.contents())
+
+    # -- features in their own modules --------------------------------------
+
+    def watch(
+        self, models: Any, criterion: Any = None, log: str | None = "gradients",
+        log_freq: int = 1000, idx: int | None = None, log_graph: bool = False,
+    ) -> None:
+        """Record histograms and norms of gradients and/or parameters every ``log_freq``
+        training forwards of ``models`` (one module or a list). See docs/tracking.md.
+
+        Args:
+            models: a ``torch.nn.Module`` or a sequence of them.
+            criterion: accepted for wandb compatibility; unused.
+            log: ``"gradients"``, ``"parameters"``, ``"all"`` or None (nothing).
+            log_freq: every how many training forwards to record.
+            idx: accepted for wandb compatibility; unused.
+            log_graph: must be False (use ``run.writer.add_graph``).
+
+        Raises:
+            TypeError: ``models`` is not a module (or list of modules).
+            ValueError: a bad ``log`` or ``log_freq``, or ``log_graph=True``.
+        """
+        from tblog.tracking._watch import watch
+
+        watch(self, models, log, log_freq, log_graph)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks of ``watch`` (of ``models``, or of every watched model)."""
+        from tblog.tracking._watch import unwatch
+
+        unwatch(self, models)
+
+    def alert(
+        self, title: str, text: str, level: str = "INFO", wait_duration: float = 0
+    ) -> bool:
+        """Raise an alert: text under tag ``alerts``, a line on stderr, and the sinks
+        given to ``init`` (``alert_callback``, ``alert_webhook``).
+
+        Args:
+            title: short title; repeated alerts are rate-limited per title.
+            text: the message.
+            level: ``"INFO"``, ``"WARN"`` or ``"ERROR"`` (case-insensitive).
+            wait_duration: seconds (or a ``timedelta``) during which further
+                alerts with this title are dropped.
+
+        Returns:
+            True if the alert was raised, False if rate-limited or disabled.
+
+        Raises:
+            TypeError, ValueError: bad ``title``, ``text``, ``level`` or ``wait_duration``.
+        """
+        if self.disabled or self.finished:
+            return False
+        return self._alerts.alert(self, title, text, level, wait_duration)
+
+    def save(
+        self, glob_str: str | os.PathLike[str], base_path: str | None = None, policy: str = "live"
+    ) -> list[str]:
+        """Copy files into ``{log_dir}/files/``, keeping their path below ``base_path``.
+
+        Args:
+            glob_str: a path or glob (``**`` recursive) of files to copy.
+            base_path: the directory the paths under ``files/`` are relative to;
+                default: the glob's directory part.
+            policy: ``"now"`` copies now, ``"end"`` at finish, ``"live"`` both.
+
+        Returns:
+            The paths under the run directory copied now (``files/...``).
+
+        Raises:
+            ValueError: a bad ``policy`` or a file outside ``base_path``.
+        """
+        if policy not in ("now", "end", "live"):
+            raise ValueError(f"save: policy must be 'now', 'end' or 'live', got {policy!r}")
+        if self.disabled or self.finished:
+            return []
+        matches = _files.matching_files(glob_str, base_path)  # checks now, whatever the policy
+        if policy in ("end", "live"):
+            self._end_files.append((os.fspath(glob_str), base_path))
+        if policy == "end":
+            return []
+        return self._copy(matches)
+
+    def _copy(self, matches: list[tuple[str, str]]) -> list[str]:
+        done = []
+        for source, relative in matches:
+            with open(source, "rb") as file:
+                self._write_file(relative, file.read())
+            done.append(relative)
+        return done
+
+    # -- end -----------------------------------------------------------------
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Write what is pending, the summary (HParams metrics, ``summary.json``), the
+        config, files saved with policy ``end``, and close everything; idempotent."""
+        global _current
+        if self.finished:
+            return
+        if os.getpid() != self._pid:  # a forked child: the parent owns the run's files
+            self.finished = True
+            return
+        try:
+            if not self.disabled:
+                self._finish_files(exit_code)
+        finally:
+            self.finished = True
+            with _lock:
+                if _current is self:
+                    _current = None
+
+    def _finish_files(self, exit_code: int | None) -> None:
+        try:
+            if self._pending:
+                self._commit()
+        finally:
+            if self._sampler is not None:
+                self._sampler.stop()
+            for watcher in list(self._watchers):
+                watcher.remove()
+            self._watchers.clear()
+            if self._output is not None:
+                self._output.stop()
+        for glob_str, base in self._end_files:
+            self._copy(_files.matching_files(glob_str, base))
+        metrics = {f"summary/{key}": value for key, value in self.summary.metrics().items()}
+        self.writer.add_hparams(
+            _config.hparams(self.config.as_dict()), metrics or None,
+            in_run=True, global_step=self._step,
+        )
+        summary = _config.plain(dict(self.summary._data))
+        self._write_file("summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+        self._write_config()
+        if self._output is not None:
+            self._write_file("output.log", self._output.contents())
+        self._alerts.wait(5.0)
+        self.writer.close()
+        if self._sampler is not None:
+            self._sampler.close()
+        self._write_state(finished=True)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
+        self.finish(exit_code=1 if exc_type else 0)
+
+    def __repr__(self) -> str:
+        state = "disabled" if self.disabled else "finished" if self.finished else "running"
+        return f"Run(project={self.project!r}, name={self.name!r}, {state}, step={self._step})"
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Any = None,
+    dir: str | os.PathLike[str] = "runs",
+    notes: str | None = None,
+    tags: Any = None,
+    resume: bool | str | None = None,
+    mode: str = "online",
+    *,
+    id: str | None = None,
+    system_interval: float | None = 10.0,
+    capture_output: bool = True,
+    alert_callback: Callable[..., Any] | None = None,
+    alert_webhook: str | None = None,
+    rank: int | str | None = None,
+) -> Run:
+    """Start a run writing into ``{dir}/{project}/{name}`` and make it the current run.
+
+    A run started before and not finished is finished first.
+
+    Args:
+        project: groups runs (one TensorBoard logdir); default: the script's name.
+        name: the run's directory; default a sortable id ``YYYYmmdd-HHMMSS-xxxx``.
+        config: hyperparameters: a dict, Mapping or ``argparse.Namespace``.
+        dir: where projects live: a local path or a ``s3://``-style URL.
+        notes: text shown with the run (Text dashboard, tag ``run``).
+        tags: strings shown with the run.
+        resume: None/"never": the run directory must not hold a run yet.
+            "allow" (or True): continue it if it exists. "must": it must exist.
+        mode: "online" or "offline" (the same here: everything is local),
+            or "disabled": a run whose calls do nothing.
+        id: wandb's name for ``name`` when ``name`` is None.
+        system_interval: seconds between system-metric samples; None or 0: off.
+        capture_output: tee stdout and stderr into ``{log_dir}/output.log``.
+        alert_callback: called as ``callback(title, text, level)`` by ``alert``.
+        alert_webhook: URL that ``alert`` POSTs JSON to (e.g. a Slack webhook).
+        rank: multi-process training: only rank 0 records (``"auto"``: from
+            torch.distributed or ``$RANK``); others get a disabled run.
+
+    Raises:
+        TypeError, ValueError: a bad argument, named in the message.
+    """
+    global _current
+    if mode not in _MODES:
+        raise ValueError(f"init: mode must be one of {_MODES}, got {mode!r}")
+    if resume is True:
+        resume = "allow"
+    elif resume is False:
+        resume = None
+    if resume not in _RESUME:
+        raise ValueError(f"init: resume must be None, 'never', 'allow' or 'must', got {resume!r}")
+    if not isinstance(dir, (str, os.PathLike)):
+        raise TypeError(f"init: dir must be a str or path, got {type(dir).__name__}")
+    if system_interval is not None and not (
+        isinstance(system_interval, (int, float)) and system_interval >= 0
+    ):
+        raise ValueError(
+            f"init: system_interval must be seconds >= 0 or None, got {system_interval!r}"
+        )
+    if alert_callback is not None and not callable(alert_callback):
+        raise TypeError(f"init: alert_callback must be callable, got {alert_callback!r}")
+    if alert_webhook is not None and not (
+        isinstance(alert_webhook, str) and alert_webhook.startswith(("http://", "https://"))
+    ):
+        raise ValueError(f"init: alert_webhook must be an http(s) URL, got {alert_webhook!r}")
+    if isinstance(tags, str):
+        tags = (tags,)
+    project = _component(project if project is not None else _default_project(), "project")
+    if name is None:
+        name = id if id is not None else _default_name()
+    name = _component(name, "name")
+    previous = _current
+    if previous is not None:
+        previous.finish()
+    run = Run(
+        project=project, name=name, config=config, dir=os.fspath(dir), notes=notes, tags=tags,
+        resume=resume, mode=mode, system_interval=system_interval,
+        capture_output=capture_output, alert_callback=alert_callback,
+        alert_webhook=alert_webhook, rank=rank,
+    )
+    with _lock:
+        _current = run
+    return run
+
+
+def _finish_at_exit() -> None:
+    run = _current
+    if run is not None:
+        try:
+            run.finish(exit_code=0)
+        except Exception as exc:  # noqa: BLE001 - never fail the interpreter's exit
+            print(f"tblog: finishing run {run.name!r} at exit failed: {exc!r}", file=sys.stderr)
+
+
+def _after_fork_in_child() -> None:
+    run = _current
+    if run is not None:
+        if run._output is not None:
+            run._output.stop()
+        if run._sampler is not None:
+            run._sampler.forget()
+
+
+atexit.register(_finish_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
