@@ -176,6 +176,8 @@ def hparam_value(value: Any) -> str | bool | float:
     """
     if isinstance(value, bool):
         return value
+    if value is None:
+        return "None"
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
     if type(value).__name__ == "bool_":  # numpy bool
@@ -192,7 +194,8 @@ def hparam_value(value: Any) -> str | bool | float:
 
 def _text(value: Any) -> str:
     try:
-        text = json.dumps(plain(value), sort_keys=False)
+        data = plain(value)
+        text = data if isinstance(data, str) else json.dumps(data, sort_keys=False)
     except (TypeError, ValueError):
         text = str(value)
     return text.encode("utf-8", "replace").decode("utf-8")

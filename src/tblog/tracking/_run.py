@@ -111,7 +111,7 @@ class Run:
         self._output: Any = None
         self._last_state = time.monotonic()
         self._system_step = 0
-        self._created = time.time()
+        self._created = self._session_started = time.time()
         from tblog.tracking._alerts import Alerts
 
         self._alerts = Alerts(alert_callback, alert_webhook)
@@ -153,10 +153,16 @@ class Run:
             self._step = purge = int(state.get("step", 0))
             self._system_step = int(state.get("system_step", 0))
             self._created = float(state.get("created", self._created))
+            # TensorBoard reads a run's event files in name order, which starts with
+            # the creation second: the new file must not share the last one's.
+            last = int(float(state.get("session_started", 0)))
+            while int(time.time()) <= last:
+                time.sleep(0.05)
             merged = dict(state.get("config") or {})
             merged.update(self.config.as_dict())
             object.__setattr__(self.config, "_data", merged)
             self.summary.update(state.get("summary") or {})
+        self._session_started = time.time()
         self.writer = SummaryWriter(self.log_dir, purge_step=purge, flush_secs=10)
         self._write_state()
         self._write_config()
@@ -183,6 +189,7 @@ class Run:
             "step": self._step,
             "system_step": self._sampler.step if self._sampler else self._system_step,
             "created": self._created,
+            "session_started": self._session_started,
             "updated": time.time(),
             "finished": finished,
             "notes": self.notes,
