@@ -4,14 +4,20 @@ HParams dashboard (flattened, TensorBoard types) and for ``config.yaml``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 _RESERVED = frozenset({"_data", "_on_change", "_locked"})
+
+
+def _namespace(value: Any) -> bool:
+    """An ``argparse.Namespace`` (argparse is not imported for this)."""
+    argparse = sys.modules.get("argparse")
+    return argparse is not None and isinstance(value, argparse.Namespace)
 
 
 def as_mapping(value: Any, what: str) -> dict[str, Any]:
@@ -22,7 +28,7 @@ def as_mapping(value: Any, what: str) -> dict[str, Any]:
     """
     if value is None:
         return {}
-    if isinstance(value, argparse.Namespace):
+    if _namespace(value):
         value = vars(value)
     if isinstance(value, Config):
         value = value.as_dict()
@@ -143,7 +149,7 @@ def flatten(data: Mapping[str, Any], sep: str = ".", prefix: str = "") -> dict[s
     flat: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, argparse.Namespace):
+        if _namespace(value):
             value = vars(value)
         if isinstance(value, Mapping) and value:
             flat.update(flatten(value, sep, name + sep))
@@ -218,7 +224,7 @@ def plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, argparse.Namespace):
+    if _namespace(value):
         value = vars(value)
     if isinstance(value, (Mapping, Config)):
         return {str(key): plain(item) for key, item in value.items()}

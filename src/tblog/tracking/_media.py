@@ -8,7 +8,6 @@ made it.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -357,6 +356,8 @@ class Table(Media):
 
     def csv_bytes(self, tag: str) -> bytes:
         """The whole table as CSV (header row first)."""
+        import csv
+
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(self.columns)

@@ -10,13 +10,11 @@ import operator
 import os
 import posixpath
 import re
-import secrets
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from tblog._storage import url_protocol
@@ -49,7 +47,7 @@ def _default_project() -> str:
 
 def _default_name() -> str:
     """Sortable and readable: ``20260102-130405-a1b2``."""
-    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
 
 
 def _component(value: Any, what: str) -> str:
