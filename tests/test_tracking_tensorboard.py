@@ -33,7 +33,6 @@ def _no_run_left() -> Iterator[None]:
 
 
 def project(logdir: Path) -> Path:
-    resume_after_crash(logdir)  # proj/run: loss 0..5 from the first session, 6..11 resumed
     model = torch.nn.Linear(3, 2)
     run = start(logdir, name="other", config={"lr": 0.01, "opt": {"name": "sgd"}, "tag": None})
     run.watch(model, log_freq=1)
@@ -42,6 +41,9 @@ def project(logdir: Path) -> Path:
     run.log({"loss": 7.0, "table": table, "w": np.arange(5.0)})
     run.summary["best"] = 0.5
     run.finish()
+    # proj/run: loss 0..5 from a first session, 6..11 resumed; it has no "best", but
+    # lists it as a column, since TensorBoard takes the columns from either run.
+    resume_after_crash(logdir)
     return logdir / "proj"
 
 
@@ -71,6 +73,9 @@ def test_served_by_tensorboard(
     }
     assert metrics["run"] == {"summary/loss": (pytest.approx(111.0), 12)}
     assert metrics["other"] == {"summary/loss": (7.0, 1), "summary/best": (0.5, 1)}
+    experiment = server.post_json("/data/plugin/hparams/experiment", {"experimentName": ""})
+    columns = sorted(m["name"]["tag"] for m in experiment["metricInfos"])
+    assert columns == ["summary/best", "summary/loss"]
     assert "other/system" not in found and "run/system" not in found
     server.wait_for_tag("histograms", "other", "gradients/weight")
     server.wait_for_tag("histograms", "other", "w")

@@ -98,6 +98,37 @@ def read_run_file(log_dir: str, relative: str) -> bytes | None:
         return None
 
 
+def sibling_files(log_dir: str, name: str) -> list[bytes]:
+    """The ``name`` file of every other run next to ``log_dir`` (its project)."""
+    found = []
+    if url_protocol(log_dir):
+        parent = posixpath.dirname(log_dir.rstrip("/"))
+        fs, path = filesystem(parent)
+        own = posixpath.basename(log_dir.rstrip("/"))
+        for match in sorted(fs.glob(posixpath.join(path, "*", name))):
+            if posixpath.basename(posixpath.dirname(match)) != own:
+                try:
+                    found.append(fs.cat_file(match))
+                except (OSError, FileNotFoundError):
+                    continue
+        return found
+    parent = os.path.dirname(os.path.abspath(log_dir))
+    own = os.path.basename(os.path.abspath(log_dir))
+    try:
+        entries = sorted(os.listdir(parent))
+    except OSError:
+        return found
+    for entry in entries:
+        if entry == own:
+            continue
+        try:
+            with open(os.path.join(parent, entry, name), "rb") as file:
+                found.append(file.read())
+        except OSError:
+            continue
+    return found
+
+
 def _glob_base(pattern: str) -> str:
     """The directory part of ``pattern`` before its first wildcard."""
     head = pattern

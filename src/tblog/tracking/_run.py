@@ -404,7 +404,11 @@ class Run:
                 self._output.stop()
         for glob_str, base in self._end_files:
             self._copy(_files.matching_files(glob_str, base))
-        metrics = {f"summary/{key}": value for key, value in self.summary.metrics().items()}
+        metrics: dict[str, float | None] = {
+            f"summary/{key}": value for key, value in self.summary.metrics().items()
+        }
+        for key in self._project_metrics():  # columns of the project's other runs
+            metrics.setdefault(f"summary/{key}", None)
         self.writer.add_hparams(
             _config.hparams(self.config.as_dict()), metrics or None,
             in_run=True, global_step=self._step,
@@ -419,6 +423,21 @@ class Run:
         if self._sampler is not None:
             self._sampler.close()
         self._write_state(finished=True)
+
+    def _project_metrics(self) -> list[str]:
+        """Summary metric names of the other runs of the project (their state files).
+
+        TensorBoard takes the HParams table's columns from one run's experiment,
+        so each run lists the metrics of the runs finished before it too.
+        """
+        names: list[str] = []
+        for raw in _files.sibling_files(self.log_dir, STATE_FILE):
+            try:
+                summary = json.loads(raw).get("summary") or {}
+            except (ValueError, AttributeError):
+                continue
+            names.extend(Summary(summary).metrics())
+        return list(dict.fromkeys(names))
 
     def __enter__(self) -> Run:
         return self
