@@ -10,6 +10,7 @@ import http.server
 import json
 import sys
 import threading
+import types
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -295,3 +296,56 @@ def test_histogram_of_nan_gradients_is_skipped_with_a_warning(logdir: Path) -> N
     acc = tbutil.accumulate(logdir / "proj" / "run")
     assert steps(acc, "gradients/weight/norm") == [0] and "gradients/weight" not in acc.Tags()[
         "tensors"]
+
+
+def fake_nvml(init_error: Exception | None = None) -> types.ModuleType:
+    """A stand-in for NVIDIA's ``pynvml`` with two GPUs."""
+    fake = types.ModuleType("pynvml")
+    fake.NVML_TEMPERATURE_GPU = 0  # type: ignore[attr-defined]
+
+    def init() -> None:
+        if init_error is not None:
+            raise init_error
+
+    fake.nvmlInit = init  # type: ignore[attr-defined]
+    fake.nvmlShutdown = lambda: None  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetCount = lambda: 2  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetHandleByIndex = lambda index: index  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetUtilizationRates = (  # type: ignore[attr-defined]
+        lambda handle: types.SimpleNamespace(gpu=50 + handle)
+    )
+    fake.nvmlDeviceGetMemoryInfo = (  # type: ignore[attr-defined]
+        lambda handle: types.SimpleNamespace(used=2**30, total=2**32)
+    )
+    fake.nvmlDeviceGetTemperature = lambda handle, kind: 61  # type: ignore[attr-defined]
+    return fake
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["nvml", "nvml-init-fails"])
+def test_gpu_metrics_where_nvml_answers(
+    logdir: Path, monkeypatch: pytest.MonkeyPatch, broken: bool
+) -> None:
+    error = RuntimeError("NVML Shared Library Not Found") if broken else None
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(error))
+    run = start(logdir, system_interval=0.02)
+    tbutil.wait_for(lambda: run._sampler.step >= 2, 30, what="two system samples")
+    run.finish()
+    acc = tbutil.accumulate(logdir / "proj" / "run" / "system")
+    tags = set(acc.Tags()["tensors"])
+    assert "system/cpu_percent" in tags
+    gpu_tags = {t for t in tags if t.startswith("system/gpu")}
+    if broken:
+        assert gpu_tags == set()
+        return
+    assert gpu_tags == {
+        f"system/gpu{i}/{name}" for i in (0, 1)
+        for name in ("utilization_percent", "memory_used_mb", "memory_percent", "temperature_c")
+    }
+
+    def last(tag: str) -> float:
+        return tbutil.scalars_from_accumulator(acc, tag)[-1][1]
+
+    assert last("system/gpu1/utilization_percent") == 51.0
+    assert last("system/gpu0/memory_used_mb") == 1024.0
+    assert last("system/gpu0/memory_percent") == 25.0
+    assert last("system/gpu1/temperature_c") == 61.0
