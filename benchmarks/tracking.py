@@ -4,7 +4,9 @@
    ``SummaryWriter`` and of tblog's own, per logged step.
 2. ``run.watch(model)`` at the default ``log_freq`` on an MLP (784-256-10, batch 64,
    SGD, one CPU thread) vs the same loop without it (both call ``run.log`` once
-   per step) and vs the bare loop.
+   per step) and vs the bare loop. A repetition is ``--train-steps`` (1000: one
+   gradient record each) per variant, run in chunks of 50 steps alternating the
+   variants, so a change of load on a shared machine hits all three alike.
 
 Repetitions are interleaved (every variant once per round, the order rotating) and
 the report gives medians and ratios of medians. Only the calls are timed, not the
@@ -41,6 +43,26 @@ def interleave(variants: dict[str, Callable[[], float]], reps: int) -> dict[str,
             seconds = variants[name]()
             if round_:
                 times[name].append(seconds)
+    return times
+
+
+def interleave_chunks(
+    variants: dict[str, Callable[[int], float]], reps: int, steps: int, chunk: int
+) -> dict[str, list[float]]:
+    """Like :func:`interleave`, but each repetition of ``steps`` steps is run as
+    chunks of ``chunk`` steps, alternating the variants chunk by chunk, so that
+    drifting load on a shared machine hits every variant alike. Seconds per step."""
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(reps + 1):  # round 0 warms up and is dropped
+        total = dict.fromkeys(names, 0.0)
+        for index in range(steps // chunk):
+            shift = (round_ + index) % len(names)
+            for name in names[shift:] + names[:shift]:
+                total[name] += variants[name](chunk)
+        if round_:
+            for name in names:
+                times[name].append(total[name] / steps)
     return times
 
 
@@ -96,16 +118,18 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
     loss_fn = torch.nn.CrossEntropyLoss()
     run = tblog.init(project="bench", name="watch", dir=str(root), system_interval=None,
                      capture_output=False)
-    models = {name: mlp() for name in ("bare", "log", "watch")}
+    models = {name: mlp() for name in ("bare", "log", "watch", "every", "never")}
     run.watch(models["watch"])  # defaults: log="gradients", log_freq=1000
+    run.watch(models["every"], log_freq=1)  # a record at every step
+    run.watch(models["never"], log_freq=10**9)  # the hooks, no record after the first
 
     def loop(name: str, log: bool) -> Callable[[], float]:
         model = models[name]
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
-        def go() -> float:
+        def go(count: int) -> float:
             start = time.perf_counter()
-            for _ in range(train_steps):
+            for _ in range(count):
                 optimizer.zero_grad()
                 loss = loss_fn(model(inputs), targets)
                 loss.backward()
@@ -114,23 +138,38 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
                     run.log({"loss": loss.item()})
                 else:
                     loss.item()
-            return (time.perf_counter() - start) / train_steps
+            return time.perf_counter() - start
 
         return go
 
-    times = interleave(
+    times = interleave_chunks(
         {
             "bare loop": loop("bare", False),
             "loop + run.log": loop("log", True),
             "loop + run.log + watch": loop("watch", True),
         },
         reps,
+        train_steps,
+        chunk=50,
+    )
+    # What one record costs (gradient histograms and norms of the 4 parameters),
+    # from the difference of two watched loops: a record at every step, and never.
+    record_times = interleave_chunks(
+        {"record every step": loop("every", True), "hooks, no record": loop("never", True)},
+        reps, 100, chunk=10,
     )
     run.finish()
     result = summarize(times, "bare loop", "us per training step", 1e6)
     log_median = statistics.median(times["loop + run.log"])
     watch_median = statistics.median(times["loop + run.log + watch"])
     result["watch overhead vs loop + run.log (%)"] = round(100 * (watch_median / log_median - 1), 2)
+    record = statistics.median(record_times["record every step"]) - statistics.median(
+        record_times["hooks, no record"]
+    )
+    result["one gradient record (ms)"] = round(record * 1e3, 2)
+    result["one record / 1000 steps as % of loop + run.log"] = round(
+        100 * record / 1000 / log_median, 2
+    )
     return result
 
 
