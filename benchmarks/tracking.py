@@ -5,8 +5,9 @@
 2. ``run.watch(model)`` at the default ``log_freq`` on an MLP (784-256-10, batch 64,
    SGD, one CPU thread) vs the same loop without it (both call ``run.log`` once
    per step) and vs the bare loop. A repetition is ``--train-steps`` (1000: one
-   gradient record each) per variant, run in chunks of 50 steps alternating the
-   variants, so a change of load on a shared machine hits all three alike.
+   gradient record each) per variant on fresh models, run in chunks of 50 steps
+   alternating the variants, so a change of load on a shared machine hits all
+   three alike. Also: the cost of one record (a record at every step vs never).
 
 Repetitions are interleaved (every variant once per round, the order rotating) and
 the report gives medians and ratios of medians. Only the calls are timed, not the
@@ -47,20 +48,21 @@ def interleave(variants: dict[str, Callable[[], float]], reps: int) -> dict[str,
 
 
 def interleave_chunks(
-    variants: dict[str, Callable[[int], float]], reps: int, steps: int, chunk: int
+    variants: dict[str, Callable[[int], float]], reps: int, steps: int, chunk: int,
+    keep_first: bool = False,
 ) -> dict[str, list[float]]:
     """Like :func:`interleave`, but each repetition of ``steps`` steps is run as
     chunks of ``chunk`` steps, alternating the variants chunk by chunk, so that
     drifting load on a shared machine hits every variant alike. Seconds per step."""
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(reps + 1):  # round 0 warms up and is dropped
+    for round_ in range(reps + 1):  # round 0 warms up and is dropped (unless keep_first)
         total = dict.fromkeys(names, 0.0)
         for index in range(steps // chunk):
             shift = (round_ + index) % len(names)
             for name in names[shift:] + names[:shift]:
                 total[name] += variants[name](chunk)
-        if round_:
+        if round_ or keep_first:
             for name in names:
                 times[name].append(total[name] / steps)
     return times
@@ -118,13 +120,8 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
     loss_fn = torch.nn.CrossEntropyLoss()
     run = tblog.init(project="bench", name="watch", dir=str(root), system_interval=None,
                      capture_output=False)
-    models = {name: mlp() for name in ("bare", "log", "watch", "every", "never")}
-    run.watch(models["watch"])  # defaults: log="gradients", log_freq=1000
-    run.watch(models["every"], log_freq=1)  # a record at every step
-    run.watch(models["never"], log_freq=10**9)  # the hooks, no record after the first
 
-    def loop(name: str, log: bool) -> Callable[[], float]:
-        model = models[name]
+    def loop(model: torch.nn.Module, log: bool) -> Callable[[int], float]:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
         def go(count: int) -> float:
@@ -142,30 +139,39 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
 
         return go
 
-    times = interleave_chunks(
-        {
-            "bare loop": loop("bare", False),
-            "loop + run.log": loop("log", True),
-            "loop + run.log + watch": loop("watch", True),
-        },
-        reps,
-        train_steps,
-        chunk=50,
-    )
-    # What one record costs (gradient histograms and norms of the 4 parameters),
-    # from the difference of two watched loops: a record at every step, and never.
-    record_times = interleave_chunks(
-        {"record every step": loop("every", True), "hooks, no record": loop("never", True)},
-        reps, 100, chunk=10,
-    )
+    def fresh(watch: dict[str, int]) -> dict[str, Callable[[int], float]]:
+        """New models every round (so no variant keeps a lucky or unlucky memory
+        layout); a watched model records at its first forward, then every
+        ``log_freq``: one record per 1000 steps, the default rate."""
+        models = {name: mlp() for name in ("bare", "log", *watch)}
+        for name, freq in watch.items():
+            run.watch(models[name], log_freq=freq)
+        return {name: loop(model, name != "bare") for name, model in models.items()}
+
+    names = {"bare": "bare loop", "log": "loop + run.log", "watch": "loop + run.log + watch"}
+    times: dict[str, list[float]] = {label: [] for label in names.values()}
+    record_times: dict[str, list[float]] = {"every": [], "never": []}
+    for round_ in range(reps + 1):  # round 0 warms up and is dropped
+        variants = fresh({"watch": 1000})  # 1000 is watch()'s default log_freq
+        one = interleave_chunks(variants, 0, train_steps, chunk=50, keep_first=True)
+        # One record's cost (gradient histograms and norms of the 4 parameters): a
+        # record at every step vs hooks that never record again.
+        two = interleave_chunks(
+            {k: v for k, v in fresh({"every": 1, "never": 10**9}).items() if k in record_times},
+            0, 100, chunk=10, keep_first=True,
+        )
+        run.unwatch()
+        if round_:
+            for name, label in names.items():
+                times[label].append(one[name][0])
+            for name in record_times:
+                record_times[name].append(two[name][0])
     run.finish()
     result = summarize(times, "bare loop", "us per training step", 1e6)
     log_median = statistics.median(times["loop + run.log"])
     watch_median = statistics.median(times["loop + run.log + watch"])
     result["watch overhead vs loop + run.log (%)"] = round(100 * (watch_median / log_median - 1), 2)
-    record = statistics.median(record_times["record every step"]) - statistics.median(
-        record_times["hooks, no record"]
-    )
+    record = statistics.median(record_times["every"]) - statistics.median(record_times["never"])
     result["one gradient record (ms)"] = round(record * 1e3, 2)
     result["one record / 1000 steps as % of loop + run.log"] = round(
         100 * record / 1000 / log_median, 2

@@ -375,3 +375,66 @@ def test_warnings_are_not_errors_for_normal_use(logdir: Path) -> None:
         run = start(logdir, config={"a": [1, 2]})
         run.log({"x": 1})
         run.finish()
+
+
+EXITING = textwrap.dedent("""
+    import os, sys, tblog
+    run = tblog.init(project="proj", name="run", dir=sys.argv[1], system_interval=0.01)
+    run.log({"loss": 1.0})
+    pid = os.fork()
+    if pid == 0:
+        print("in the child")
+        sys.exit(0)  # runs the child's atexit hooks: they must leave the run alone
+    os.waitpid(pid, 0)
+    run.log({"loss": 2.0})
+    print("parent done")
+    # no finish(): the interpreter's exit finishes the run
+""")
+
+
+def test_exit_finishes_the_run_and_a_forked_child_leaves_it_alone(logdir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", EXITING, str(logdir)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("in the child") == 1 and "parent done" in result.stdout
+    d = logdir / "proj" / "run"
+    assert len(tbutil.event_files(d)) == 1 and len(tbutil.event_files(d / "system")) == 1
+    assert json.loads((d / "tblog-run.json").read_text())["finished"] is True
+    assert json.loads((d / "summary.json").read_text()) == {"loss": 2.0}
+    assert scalars(d, "summary/loss") == [(2, 2.0)]
+    assert (d / "output.log").read_text() == "parent done\n"
+
+
+def test_float_images_above_one_are_0_255_and_summary_takes_numpy(logdir: Path) -> None:
+    torch = pytest.importorskip("torch")
+    run = start(logdir)
+    run.log({
+        "unit": tblog.Image(np.full((2, 2), 0.5)),  # 0-1: half gray
+        "bytes": tblog.Image(np.full((2, 2), 200.0)),  # above 1: 0-255
+        "tensor": tblog.Image(torch.full((1, 2, 2), 300.0)),  # clipped to 255
+    })
+    run.summary.update(np_value=np.float32(0.25), tensor_value=torch.tensor(0.5))
+    run.finish()
+    with pytest.warns(UserWarning, match="is finished"):
+        run.log({"late": 1.0})
+    acc = tbutil.accumulate(logdir / "proj" / "run")
+    from PIL import Image as PILImage
+
+    def pixel(tag: str) -> int:
+        png = tbutil.tensor_util.make_ndarray(acc.Tensors(tag)[0].tensor_proto)[2]
+        import io
+
+        return PILImage.open(io.BytesIO(png)).convert("L").getpixel((0, 0))
+
+    assert (pixel("unit"), pixel("bytes"), pixel("tensor")) == (127, 200, 255)  # 0.5*255
+    _, metrics = hparams_of(logdir / "proj" / "run")
+    assert sorted(metrics) == ["summary/np_value", "summary/tensor_value"]
+
+
+def test_disabled_run_writer_is_a_null_writer(logdir: Path) -> None:
+    run = start(logdir, mode="disabled")
+    assert isinstance(run.writer, tblog.NullSummaryWriter)
+    run.writer.add_scalar("x", 1.0, 0)
+    run.finish()
+    assert list(logdir.iterdir()) == []

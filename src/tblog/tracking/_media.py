@@ -40,6 +40,23 @@ class Media:
         raise NotImplementedError
 
 
+def _as_0_255(data: Any) -> Any:
+    """Float pixels above 1 are taken as 0-255 (uint8 after clipping); others unchanged."""
+    if str(data.dtype) in ("uint8", "torch.uint8", "bool", "torch.bool"):
+        return data
+    if _module_of(data) == "torch":
+        if data.is_floating_point() and float(data.max()) > 1:
+            import torch  # the data is a tensor: torch is imported already
+
+            return data.clamp(0, 255).round().to(dtype=torch.uint8)
+        return data
+    if np.issubdtype(data.dtype, np.floating) and data.size and float(np.nanmax(data)) > 1:
+        return np.clip(np.nan_to_num(data), 0, 255).round().astype(np.uint8)
+    if np.issubdtype(data.dtype, np.integer) and data.size and int(data.max()) > 1:
+        return np.clip(data, 0, 255).astype(np.uint8)
+    return data
+
+
 class Image(Media):
     """An image for ``run.log`` (TensorBoard's Images dashboard).
 
@@ -47,8 +64,8 @@ class Image(Media):
         data_or_path: a numpy array (``HW``, ``HWC`` or ``CHW`` with 1, 3 or 4
             channels), a torch tensor (``CHW`` or ``HW``), a PIL image, a
             matplotlib figure, or the path of an image file (needs Pillow).
-            uint8 values are 0-255, other dtypes 0-1 (clipped), as
-            ``SummaryWriter.add_image``.
+            uint8 values are 0-255; floats and ints are 0-1 when no value
+            exceeds 1, else 0-255 (clipped).
         mode: PIL mode to convert PIL images and files to (e.g. ``"RGB"``).
         caption: kept on the object and shown in a Table's text; TensorBoard's
             image cards have no caption.
@@ -120,7 +137,7 @@ class Image(Media):
         channels = shape[fmt.index("C")] if "C" in fmt else 1
         if channels not in _CHANNELS:
             raise ValueError(f"tblog.Image: {channels} channels in shape {shape}; need 1, 3 or 4")
-        self._data, self._format = data, fmt
+        self._data, self._format = _as_0_255(data), fmt
 
     def _write(self, run: Run, tag: str, step: int) -> None:
         if self._figure is not None:

@@ -120,6 +120,9 @@ class Run:
             self.rank = resolve_rank(rank)
             self.disabled = self.disabled or self.rank != 0
         if self.disabled:
+            from tblog._distributed import NullSummaryWriter
+
+            self.writer = NullSummaryWriter(self.log_dir)  # writes and creates nothing
             return
         self._open(resume)
         if system_interval:
@@ -232,7 +235,10 @@ class Run:
                 type (nothing of the call is logged).
             ValueError: a negative ``step``.
         """
-        if self.disabled or self.finished:
+        if self.disabled:
+            return
+        if self.finished:
+            warnings.warn(f"log: run {self.name!r} is finished; nothing logged", stacklevel=2)
             return
         items: dict[str, tuple[int, Any]] = {}
         _log.prepare(data, items)

@@ -79,12 +79,17 @@ class Summary:
 
     def metrics(self) -> dict[str, float]:
         """The finite numeric entries (bools excluded), for the HParams dashboard."""
+        from tblog.tracking._config import _number
+
         found = {}
         for key, value in self._data.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, (bool, str)) or type(value).__name__ == "bool_":
                 continue
-            if math.isfinite(value):
-                found[key] = float(value)
+            number = value if type(value) in (int, float) else _number(value)
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                continue
+            if math.isfinite(number):
+                found[key] = float(number)
         return found
 
     def __repr__(self) -> str:
