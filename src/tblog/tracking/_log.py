@@ -24,6 +24,28 @@ MEDIA_LIST = 2
 _PLAIN_NUMBERS = (float, int, bool)
 
 
+class Row:
+    """The values of one step: scalars (tag -> float) and the other kinds."""
+
+    __slots__ = ("scalars", "media")
+
+    def __init__(self) -> None:
+        self.scalars: dict[str, float] = {}
+        self.media: dict[str, tuple[int, Any]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.scalars or self.media)
+
+    def merge(self, newer: Row) -> None:
+        """Take ``newer``'s values; a key keeps its last value (and kind)."""
+        for key in newer.scalars.keys() & self.media.keys() if self.media else ():
+            del self.media[key]
+        for key in newer.media.keys() & self.scalars.keys() if newer.media else ():
+            del self.scalars[key]
+        self.scalars.update(newer.scalars)
+        self.media.update(newer.media)
+
+
 def _array_size(value: Any) -> int | None:
     """Element count of a numpy/torch/JAX array (None if ``value`` is not one)."""
     numel = getattr(value, "numel", None)
@@ -68,8 +90,8 @@ def _one(key: str, value: Any) -> tuple[int, Any] | None:
     )
 
 
-def prepare(data: Mapping[str, Any], out: dict[str, tuple[int, Any]], prefix: str = "") -> None:
-    """Convert ``data`` into ``out`` (key -> (kind, value)); nested dicts as ``a/b``.
+def prepare(data: Mapping[str, Any], out: Row, prefix: str = "") -> None:
+    """Convert ``data`` into ``out``; nested dicts as ``a/b``.
 
     Raises:
         TypeError: ``data`` is not a mapping, a key is not a str, or a value is
@@ -77,27 +99,37 @@ def prepare(data: Mapping[str, Any], out: dict[str, tuple[int, Any]], prefix: st
     """
     if not isinstance(data, Mapping):
         raise TypeError(f"log: data must be a dict of str to values, got {type(data).__name__}")
+    scalars, media = out.scalars, out.media
     for key, value in data.items():
         if type(key) is not str:
             raise TypeError(f"log: keys must be str, got {key!r}")
         name = prefix + key if prefix else key
+        if type(value) in _PLAIN_NUMBERS:  # the common case, inline
+            scalars[name] = float(value)
+            continue
         if isinstance(value, Mapping):
             prepare(value, out, name + "/")
             continue
         item = _one(name, value)
-        if item is not None:
-            out[name] = item
+        if item is None:
+            continue
+        if item[0] == SCALAR:
+            scalars[name] = item[1]
+            media.pop(name, None)
+        else:
+            media[name] = item
+            scalars.pop(name, None)
 
 
-def write(run: Run, items: Mapping[str, tuple[int, Any]], step: int) -> None:
-    """Write prepared ``items`` at ``step`` and update the run's summary."""
+def write(run: Run, row: Row, step: int) -> None:
+    """Write a prepared ``row`` at ``step`` and update the run's summary."""
     add_scalar = run.writer.add_scalar
     summary = run.summary._data
-    for key, (kind, value) in items.items():
-        if kind == SCALAR:
-            add_scalar(key, value, step)
-            summary[key] = value
-        elif kind == MEDIA:
+    for key, value in row.scalars.items():
+        add_scalar(key, value, step)
+    summary.update(row.scalars)
+    for key, (kind, value) in row.media.items():
+        if kind == MEDIA:
             value._write(run, key, step)
             summary.setdefault(key, type(value).__name__)
         else:

@@ -101,7 +101,7 @@ class Run:
         self.resumed = False
         self.finished = False
         self._step = 0
-        self._pending: dict[str, tuple[int, Any]] = {}
+        self._pending = _log.Row()
         self._pid = os.getpid()
         self._end_files: list[tuple[str, str | None]] = []
         self._watchers: list[Any] = []
@@ -240,7 +240,7 @@ class Run:
         if self.finished:
             warnings.warn(f"log: run {self.name!r} is finished; nothing logged", stacklevel=2)
             return
-        items: dict[str, tuple[int, Any]] = {}
+        items = _log.Row()
         _log.prepare(data, items)
         if step is not None:
             try:
@@ -262,14 +262,14 @@ class Run:
                 self._step = step
         pending = self._pending
         if pending:
-            pending.update(items)
+            pending.merge(items)
         else:
             self._pending = pending = items
         if commit or (commit is None and step is None):
             self._commit()
 
     def _commit(self) -> None:
-        pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, _log.Row()
         _log.write(self, pending, self._step)
         self._step += 1
         if time.monotonic() - self._last_state > STATE_INTERVAL:
