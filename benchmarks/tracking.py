@@ -7,7 +7,9 @@
    per step) and vs the bare loop. A repetition is ``--train-steps`` (1000: one
    gradient record each) per variant on fresh models, run in chunks of 50 steps
    alternating the variants, so a change of load on a shared machine hits all
-   three alike. Also: the cost of one record (a record at every step vs never).
+   three alike, on two clocks: wall time and the process's CPU time (less
+   disturbed by other processes on a shared machine). Also: the CPU cost of one
+   record (a record at every step vs never).
 
 Repetitions are interleaved (every variant once per round, the order rotating) and
 the report gives medians and ratios of medians. Only the calls are timed, not the
@@ -48,24 +50,21 @@ def interleave(variants: dict[str, Callable[[], float]], reps: int) -> dict[str,
 
 
 def interleave_chunks(
-    variants: dict[str, Callable[[int], float]], reps: int, steps: int, chunk: int,
-    keep_first: bool = False,
-) -> dict[str, list[float]]:
-    """Like :func:`interleave`, but each repetition of ``steps`` steps is run as
-    chunks of ``chunk`` steps, alternating the variants chunk by chunk, so that
-    drifting load on a shared machine hits every variant alike. Seconds per step."""
+    variants: dict[str, Callable[[int], tuple[float, float]]], steps: int, chunk: int
+) -> dict[str, tuple[float, float]]:
+    """One repetition of ``steps`` steps per variant, run as chunks of ``chunk``
+    steps alternating the variants, so that drifting load on a shared machine hits
+    every variant alike. Returns (wall, process CPU) seconds per step."""
     names = list(variants)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(reps + 1):  # round 0 warms up and is dropped (unless keep_first)
-        total = dict.fromkeys(names, 0.0)
-        for index in range(steps // chunk):
-            shift = (round_ + index) % len(names)
-            for name in names[shift:] + names[:shift]:
-                total[name] += variants[name](chunk)
-        if round_ or keep_first:
-            for name in names:
-                times[name].append(total[name] / steps)
-    return times
+    wall = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)
+    for index in range(steps // chunk):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds, cpu_seconds = variants[name](chunk)
+            wall[name] += seconds
+            cpu[name] += cpu_seconds
+    return {name: (wall[name] / steps, cpu[name] / steps) for name in names}
 
 
 def log_100_keys(root: Path, reps: int, steps: int) -> dict[str, object]:
@@ -121,11 +120,11 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
     run = tblog.init(project="bench", name="watch", dir=str(root), system_interval=None,
                      capture_output=False)
 
-    def loop(model: torch.nn.Module, log: bool) -> Callable[[int], float]:
+    def loop(model: torch.nn.Module, log: bool) -> Callable[[int], tuple[float, float]]:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
-        def go(count: int) -> float:
-            start = time.perf_counter()
+        def go(count: int) -> tuple[float, float]:
+            start, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(count):
                 optimizer.zero_grad()
                 loss = loss_fn(model(inputs), targets)
@@ -135,11 +134,11 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
                     run.log({"loss": loss.item()})
                 else:
                     loss.item()
-            return time.perf_counter() - start
+            return time.perf_counter() - start, time.process_time() - start_cpu
 
         return go
 
-    def fresh(watch: dict[str, int]) -> dict[str, Callable[[int], float]]:
+    def fresh(watch: dict[str, int]) -> dict[str, Callable[[int], tuple[float, float]]]:
         """New models every round (so no variant keeps a lucky or unlucky memory
         layout); a watched model records at its first forward, then every
         ``log_freq``: one record per 1000 steps, the default rate."""
@@ -149,32 +148,37 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
         return {name: loop(model, name != "bare") for name, model in models.items()}
 
     names = {"bare": "bare loop", "log": "loop + run.log", "watch": "loop + run.log + watch"}
-    times: dict[str, list[float]] = {label: [] for label in names.values()}
-    record_times: dict[str, list[float]] = {"every": [], "never": []}
+    clocks = ("wall", "process CPU")
+    times = {clock: {label: [] for label in names.values()} for clock in clocks}
+    records: dict[str, list[float]] = {"every": [], "never": []}
     for round_ in range(reps + 1):  # round 0 warms up and is dropped
-        variants = fresh({"watch": 1000})  # 1000 is watch()'s default log_freq
-        one = interleave_chunks(variants, 0, train_steps, chunk=50, keep_first=True)
+        one = interleave_chunks(fresh({"watch": 1000}), train_steps, 50)  # watch's default
         # One record's cost (gradient histograms and norms of the 4 parameters): a
-        # record at every step vs hooks that never record again.
-        two = interleave_chunks(
-            {k: v for k, v in fresh({"every": 1, "never": 10**9}).items() if k in record_times},
-            0, 100, chunk=10, keep_first=True,
-        )
+        # record at every step vs hooks that never record again (process CPU time).
+        variants = fresh({"every": 1, "never": 10**9})
+        two = interleave_chunks({k: variants[k] for k in records}, 100, 10)
         run.unwatch()
         if round_:
-            for name, label in names.items():
-                times[label].append(one[name][0])
-            for name in record_times:
-                record_times[name].append(two[name][0])
+            for index, clock in enumerate(clocks):
+                for name, label in names.items():
+                    times[clock][label].append(one[name][index])
+            for name in records:
+                records[name].append(two[name][1])
     run.finish()
-    result = summarize(times, "bare loop", "us per training step", 1e6)
-    log_median = statistics.median(times["loop + run.log"])
-    watch_median = statistics.median(times["loop + run.log + watch"])
-    result["watch overhead vs loop + run.log (%)"] = round(100 * (watch_median / log_median - 1), 2)
-    record = statistics.median(record_times["every"]) - statistics.median(record_times["never"])
-    result["one gradient record (ms)"] = round(record * 1e3, 2)
-    result["one record / 1000 steps as % of loop + run.log"] = round(
-        100 * record / 1000 / log_median, 2
+    result: dict[str, object] = {}
+    for clock in clocks:
+        part = summarize(times[clock], "bare loop", f"us per training step ({clock})", 1e6)
+        log_median = statistics.median(times[clock]["loop + run.log"])
+        watch_median = statistics.median(times[clock]["loop + run.log + watch"])
+        part["watch overhead vs loop + run.log (%)"] = round(
+            100 * (watch_median / log_median - 1), 2
+        )
+        result[clock] = part
+    record = statistics.median(records["every"]) - statistics.median(records["never"])
+    log_cpu = statistics.median(times["process CPU"]["loop + run.log"])
+    result["one gradient record (ms, process CPU)"] = round(record * 1e3, 2)
+    result["one record per 1000 steps, % of loop + run.log (process CPU)"] = round(
+        100 * record / 1000 / log_cpu, 2
     )
     return result
 

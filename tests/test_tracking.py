@@ -84,6 +84,10 @@ def test_log_steps_commit_and_explicit_step(logdir: Path) -> None:
 def test_values_of_every_kind_and_nested_keys(logdir: Path) -> None:
     torch = pytest.importorskip("torch")
     import matplotlib
+    from PIL import Image as PILImage
+
+    PILImage.new("P", (3, 2)).save(logdir / "palette.png")
+    PILImage.new("RGB", (3, 2), (255, 0, 0)).save(logdir / "red.png")
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -103,6 +107,9 @@ def test_values_of_every_kind_and_nested_keys(logdir: Path) -> None:
         "vid": tblog.Video(np.zeros((2, 3, 8, 8), np.uint8), fps=2),
         "wav": tblog.Audio(np.zeros(100), sample_rate=8000),
         "md": "**bold**", "txt": tblog.Text("plain"),
+        "palette": tblog.Image(str(logdir / "palette.png")),
+        "gray": tblog.Image(logdir / "red.png", mode="L"),
+        "pil": tblog.Image(PILImage.new("RGB", (2, 2))),
     })
     run.finish()
     acc = tbutil.accumulate(logdir / "proj" / "run")
@@ -113,7 +120,9 @@ def test_values_of_every_kind_and_nested_keys(logdir: Path) -> None:
     assert {"int", "np", "one", "train/loss", "train/deep/x"} <= by_plugin["scalars"]
     assert "skip" not in by_plugin["scalars"]
     assert {"weights", "tensor_hist", "hist", "hist2"} <= by_plugin["histograms"]
-    assert {"img", "img_chw", "fig", "imgs/0", "imgs/1", "vid"} <= by_plugin["images"]
+    assert {"img", "img_chw", "fig", "imgs/0", "imgs/1", "vid", "palette", "gray", "pil"} <= (
+        by_plugin["images"]
+    )
     assert by_plugin["audio"] == {"wav"}
     assert {"md/text_summary", "txt/text_summary"} <= by_plugin["text"]
     assert scalars(logdir / "proj" / "run", "one") == [(0, 2.0)]
@@ -206,6 +215,10 @@ def test_arguments_are_checked(logdir: Path) -> None:
         start(logdir, project="..")
     with pytest.raises(ValueError, match="alert_webhook"):
         start(logdir, alert_webhook="ftp://x")
+    with pytest.raises(TypeError, match="tags"):
+        start(logdir, tags=[1])
+    with pytest.raises(TypeError, match="config must be a dict"):
+        start(logdir, config=[("lr", 1)])
     with pytest.raises(RuntimeError, match=r"tblog.log: no run"):
         tblog.log({"x": 1})
     with pytest.raises(RuntimeError, match=r"tblog.summary: no run"):
@@ -361,12 +374,28 @@ def test_table_markdown_csv_and_image_cells(logdir: Path) -> None:
     ]
 
 
+class FakeFrame:
+    """What Table uses of a pandas DataFrame, for machines without pandas."""
+
+    columns = ["a", "b"]
+
+    def itertuples(self, index: bool = True, name: str | None = "Pandas") -> Iterator[tuple]:
+        assert index is False and name is None
+        return iter([(1, "x"), (2, "y")])
+
+
 def test_table_from_dataframe() -> None:
-    pandas = pytest.importorskip("pandas")
-    frame = pandas.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    try:
+        import pandas
+    except ImportError:
+        frame: Any = FakeFrame()
+    else:
+        frame = pandas.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     table = tblog.Table(dataframe=frame)
     assert table.columns == ["a", "b"] and table.data == [[1, "x"], [2, "y"]]
     assert table.csv_bytes("t") == b"a,b\n1,x\n2,y\n"
+    with pytest.raises(TypeError, match="dataframe must be a pandas DataFrame"):
+        tblog.Table(dataframe=[[1, 2]])
 
 
 def test_warnings_are_not_errors_for_normal_use(logdir: Path) -> None:

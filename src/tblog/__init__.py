@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name == "run":  # wandb.run: the current run, or None
-        from tblog.tracking._run import current_run
+        from tblog.tracking._init import current_run
 
         return current_run()
     raise AttributeError(f"module 'tblog' has no attribute {name!r}")

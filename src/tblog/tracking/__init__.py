@@ -17,7 +17,7 @@ _WHERE = {
     "Config": "_config",
     "Audio": "_media", "Histogram": "_media", "Image": "_media", "Table": "_media",
     "Text": "_media", "Video": "_media",
-    "Run": "_run", "current_run": "_run", "init": "_run",
+    "Run": "_run", "current_run": "_init", "init": "_init",
     "Summary": "_summary",
     "alert": "_api", "config": "_api", "finish": "_api", "log": "_api", "save": "_api",
     "unwatch": "_api", "watch": "_api",

@@ -8,7 +8,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.tracking._run import Run, current_run
+from tblog.tracking._init import current_run
+from tblog.tracking._run import Run
 
 
 def _run(what: str) -> Run:

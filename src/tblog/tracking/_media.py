@@ -95,8 +95,9 @@ class Image(Media):
             except ImportError as exc:
                 raise ImportError("tblog.Image(path) needs Pillow: pip install pillow") from exc
             with PILImage.open(data_or_path) as opened:
-                data_or_path = opened.convert(mode or "RGBA" if opened.mode == "P" else opened.mode)
-                data_or_path.load()
+                if mode is None:
+                    mode = "RGBA" if opened.mode in ("P", "LA", "PA") else None
+                data_or_path = opened.convert(mode) if mode else opened.copy()
         if _module_of(data_or_path) == "PIL":
             if mode is not None:
                 data_or_path = data_or_path.convert(mode)

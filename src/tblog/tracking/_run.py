@@ -1,17 +1,13 @@
-"""``Run``, ``init`` and the current run: the step counter, config, summary,
-side files and the lifecycle (finish, exit, fork, resume) of one tracked run.
+"""``Run``: one tracked run's step counter, config, summary, side files, resume
+and finish (``init`` and the current run: ``_init.py``).
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import operator
 import os
 import posixpath
-import re
-import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -20,43 +16,11 @@ from typing import Any
 from tblog._storage import url_protocol
 from tblog.tracking import _config, _files, _log
 from tblog.tracking._config import Config
-from tblog.tracking._summary import Summary
+from tblog.tracking._summary import Summary, project_metrics
 
 STATE_FILE = "tblog-run.json"
-_MODES = ("online", "offline", "disabled")
-_RESUME = (None, "never", "allow", "must")
 #: Seconds between automatic writes of the state file and output.log during logging.
 STATE_INTERVAL = 30.0
-
-_current: Run | None = None
-_lock = threading.Lock()
-
-
-def current_run() -> Run | None:
-    """The run of the last ``init()`` that is not finished, or None."""
-    return _current
-
-
-def _default_project() -> str:
-    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    stem = os.path.splitext(script)[0]
-    if not stem or stem in ("-c", "-m", "__main__", "ipykernel_launcher", "pytest"):
-        return "default"
-    return re.sub(r"[^\w.\-]", "_", stem)
-
-
-def _default_name() -> str:
-    """Sortable and readable: ``20260102-130405-a1b2``."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
-
-
-def _component(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"init: {what} must be a str, got {type(value).__name__}")
-    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
-        raise ValueError(f"init: {what}={value!r} must be one directory name (no '/', not '..')")
-    return value
-
 
 class Run:
     """One tracked run, writing into ``{dir}/{project}/{name}``. Made by ``tblog.init``.
@@ -114,6 +78,7 @@ class Run:
 
         self._alerts = Alerts(alert_callback, alert_webhook)
         self.disabled = mode == "disabled"
+        self.rank: int | None = None
         if rank is not None:
             from tblog._distributed import resolve_rank
 
@@ -381,7 +346,6 @@ class Run:
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Write what is pending, the summary (HParams metrics, ``summary.json``), the
         config, files saved with policy ``end``, and close everything; idempotent."""
-        global _current
         if self.finished:
             return
         if os.getpid() != self._pid:  # a forked child: the parent owns the run's files
@@ -392,9 +356,9 @@ class Run:
                 self._finish_files(exit_code)
         finally:
             self.finished = True
-            with _lock:
-                if _current is self:
-                    _current = None
+            from tblog.tracking._init import forget
+
+            forget(self)
 
     def _finish_files(self, exit_code: int | None) -> None:
         try:
@@ -413,7 +377,7 @@ class Run:
         metrics: dict[str, float | None] = {
             f"summary/{key}": value for key, value in self.summary.metrics().items()
         }
-        for key in self._project_metrics():  # columns of the project's other runs
+        for key in project_metrics(self.log_dir):  # the other runs' columns
             metrics.setdefault(f"summary/{key}", None)
         self.writer.add_hparams(
             _config.hparams(self.config.as_dict()), metrics or None,
@@ -430,21 +394,6 @@ class Run:
             self._sampler.close()
         self._write_state(finished=True)
 
-    def _project_metrics(self) -> list[str]:
-        """Summary metric names of the other runs of the project (their state files).
-
-        TensorBoard takes the HParams table's columns from one run's experiment,
-        so each run lists the metrics of the runs finished before it too.
-        """
-        names: list[str] = []
-        for raw in _files.sibling_files(self.log_dir, STATE_FILE):
-            try:
-                summary = json.loads(raw).get("summary") or {}
-            except (ValueError, AttributeError):
-                continue
-            names.extend(Summary(summary).metrics())
-        return list(dict.fromkeys(names))
-
     def __enter__(self) -> Run:
         return self
 
@@ -454,112 +403,3 @@ class Run:
     def __repr__(self) -> str:
         state = "disabled" if self.disabled else "finished" if self.finished else "running"
         return f"Run(project={self.project!r}, name={self.name!r}, {state}, step={self._step})"
-
-
-def init(
-    project: str | None = None,
-    name: str | None = None,
-    config: Any = None,
-    dir: str | os.PathLike[str] = "runs",
-    notes: str | None = None,
-    tags: Any = None,
-    resume: bool | str | None = None,
-    mode: str = "online",
-    *,
-    id: str | None = None,
-    system_interval: float | None = 10.0,
-    capture_output: bool = True,
-    alert_callback: Callable[..., Any] | None = None,
-    alert_webhook: str | None = None,
-    rank: int | str | None = None,
-) -> Run:
-    """Start a run writing into ``{dir}/{project}/{name}`` and make it the current run.
-
-    A run started before and not finished is finished first.
-
-    Args:
-        project: groups runs (one TensorBoard logdir); default: the script's name.
-        name: the run's directory; default a sortable id ``YYYYmmdd-HHMMSS-xxxx``.
-        config: hyperparameters: a dict, Mapping or ``argparse.Namespace``.
-        dir: where projects live: a local path or a ``s3://``-style URL.
-        notes: text shown with the run (Text dashboard, tag ``run``).
-        tags: strings shown with the run.
-        resume: None/"never": the run directory must not hold a run yet.
-            "allow" (or True): continue it if it exists. "must": it must exist.
-        mode: "online" or "offline" (the same here: everything is local),
-            or "disabled": a run whose calls do nothing.
-        id: wandb's name for ``name`` when ``name`` is None.
-        system_interval: seconds between system-metric samples; None or 0: off.
-        capture_output: tee stdout and stderr into ``{log_dir}/output.log``.
-        alert_callback: called as ``callback(title, text, level)`` by ``alert``.
-        alert_webhook: URL that ``alert`` POSTs JSON to (e.g. a Slack webhook).
-        rank: multi-process training: only rank 0 records (``"auto"``: from
-            torch.distributed or ``$RANK``); others get a disabled run.
-
-    Raises:
-        TypeError, ValueError: a bad argument, named in the message.
-    """
-    global _current
-    if mode not in _MODES:
-        raise ValueError(f"init: mode must be one of {_MODES}, got {mode!r}")
-    if resume is True:
-        resume = "allow"
-    elif resume is False:
-        resume = None
-    if resume not in _RESUME:
-        raise ValueError(f"init: resume must be None, 'never', 'allow' or 'must', got {resume!r}")
-    if not isinstance(dir, (str, os.PathLike)):
-        raise TypeError(f"init: dir must be a str or path, got {type(dir).__name__}")
-    if system_interval is not None and not (
-        isinstance(system_interval, (int, float)) and system_interval >= 0
-    ):
-        raise ValueError(
-            f"init: system_interval must be seconds >= 0 or None, got {system_interval!r}"
-        )
-    if alert_callback is not None and not callable(alert_callback):
-        raise TypeError(f"init: alert_callback must be callable, got {alert_callback!r}")
-    if alert_webhook is not None and not (
-        isinstance(alert_webhook, str) and alert_webhook.startswith(("http://", "https://"))
-    ):
-        raise ValueError(f"init: alert_webhook must be an http(s) URL, got {alert_webhook!r}")
-    if isinstance(tags, str):
-        tags = (tags,)
-    project = _component(project if project is not None else _default_project(), "project")
-    if name is None:
-        name = id if id is not None else _default_name()
-    name = _component(name, "name")
-    previous = _current
-    if previous is not None:
-        previous.finish()
-    run = Run(
-        project=project, name=name, config=config, dir=os.fspath(dir), notes=notes, tags=tags,
-        resume=resume, mode=mode, system_interval=system_interval,
-        capture_output=capture_output, alert_callback=alert_callback,
-        alert_webhook=alert_webhook, rank=rank,
-    )
-    with _lock:
-        _current = run
-    return run
-
-
-def _finish_at_exit() -> None:
-    run = _current
-    if run is not None:
-        try:
-            run.finish(exit_code=0)
-        except Exception as exc:  # noqa: BLE001 - never fail the interpreter's exit
-            print(f"tblog: finishing run {run.name!r} at exit failed: {exc!r}", file=sys.stderr)
-
-
-def _after_fork_in_child() -> None:
-    run = _current
-    if run is not None:
-        if run._output is not None:
-            run._output.stop()
-        if run._sampler is not None:
-            run._sampler.forget()
-
-
-atexit.register(_finish_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -96,8 +96,30 @@ class Summary:
         return f"Summary({self._data!r})"
 
 
+def project_metrics(log_dir: str) -> list[str]:
+    """Summary metric names of the other runs of ``log_dir``'s project (their
+    ``tblog-run.json``).
+
+    TensorBoard takes the HParams table's columns from one run's experiment, so
+    each run lists the metrics of the runs finished before it too.
+    """
+    import json
+
+    from tblog.tracking._files import sibling_files
+    from tblog.tracking._run import STATE_FILE
+
+    names: list[str] = []
+    for raw in sibling_files(log_dir, STATE_FILE):
+        try:
+            summary = json.loads(raw).get("summary") or {}
+            names.extend(Summary(summary).metrics())
+        except (ValueError, AttributeError, TypeError):
+            continue
+    return list(dict.fromkeys(names))
+
+
 def _current_summary() -> Summary:
-    from tblog.tracking._run import current_run
+    from tblog.tracking._init import current_run
 
     run = current_run()
     if run is None:
