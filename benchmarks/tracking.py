@@ -4,7 +4,7 @@
    ``SummaryWriter`` and of tblog's own, per logged step.
 2. ``run.watch(model)`` at the default ``log_freq`` on an MLP (784-256-10, batch 64,
    SGD, one CPU thread) vs the same loop without it (both call ``run.log`` once
-   per step) and vs the bare loop. A repetition is ``--train-steps`` (1000: one
+   per step), and ``watch`` alone vs the bare loop. A repetition is ``--train-steps`` (1000: one
    gradient record each) per variant on fresh models, run in chunks of 50 steps
    alternating the variants, so a change of load on a shared machine hits all
    three alike, on two clocks: wall time and the process's CPU time (less
@@ -145,14 +145,21 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
         models = {name: mlp() for name in ("bare", "log", *watch)}
         for name, freq in watch.items():
             run.watch(models[name], log_freq=freq)
-        return {name: loop(model, name != "bare") for name, model in models.items()}
+        return {
+            name: loop(model, name not in ("bare", "watch_only"))
+            for name, model in models.items()
+        }
 
-    names = {"bare": "bare loop", "log": "loop + run.log", "watch": "loop + run.log + watch"}
+    names = {
+        "bare": "bare loop", "watch_only": "loop + watch",
+        "log": "loop + run.log", "watch": "loop + run.log + watch",
+    }
     clocks = ("wall", "process CPU")
     times = {clock: {label: [] for label in names.values()} for clock in clocks}
     records: dict[str, list[float]] = {"every": [], "never": []}
     for round_ in range(reps + 1):  # round 0 warms up and is dropped
-        one = interleave_chunks(fresh({"watch": 1000}), train_steps, 50)  # watch's default
+        # 1000 is watch()'s default log_freq
+        one = interleave_chunks(fresh({"watch": 1000, "watch_only": 1000}), train_steps, 50)
         # One record's cost (gradient histograms and norms of the 4 parameters): a
         # record at every step vs hooks that never record again (process CPU time).
         variants = fresh({"every": 1, "never": 10**9})
@@ -172,6 +179,10 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
         watch_median = statistics.median(times[clock]["loop + run.log + watch"])
         part["watch overhead vs loop + run.log (%)"] = round(
             100 * (watch_median / log_median - 1), 2
+        )
+        bare_median = statistics.median(times[clock]["bare loop"])
+        part["watch overhead vs bare loop (%)"] = round(
+            100 * (statistics.median(times[clock]["loop + watch"]) / bare_median - 1), 2
         )
         result[clock] = part
     record = statistics.median(records["every"]) - statistics.median(records["never"])

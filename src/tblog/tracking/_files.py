@@ -161,3 +161,13 @@ def matching_files(pattern: str, base_path: str | None) -> list[tuple[str, str]]
             )
         found.append((match, "files/" + relative.replace(os.sep, "/")))
     return found
+
+
+def copy_files(log_dir: str, matches: list[tuple[str, str]]) -> list[str]:
+    """Copy ``(local file, relative path)`` pairs into the run; the relative paths."""
+    done = []
+    for source, relative in matches:
+        with open(source, "rb") as file:
+            write_run_file(log_dir, relative, file.read())
+        done.append(relative)
+    return done

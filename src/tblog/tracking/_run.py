@@ -22,14 +22,15 @@ STATE_FILE = "tblog-run.json"
 #: Seconds between automatic writes of the state file and output.log during logging.
 STATE_INTERVAL = 30.0
 
+
 class Run:
     """One tracked run, writing into ``{dir}/{project}/{name}``. Made by ``tblog.init``.
 
     Attributes:
         config: hyperparameters (``Config``).
         summary: final values per key (``Summary``).
-        writer: the run's ``SummaryWriter`` (None when disabled): anything
-            ``run.log`` does not cover can be written with it directly.
+        writer: the run's ``SummaryWriter`` (a ``NullSummaryWriter`` when
+            disabled): anything ``run.log`` does not cover can be written with it.
         log_dir: the run directory (or URL).
         disabled: True for ``mode="disabled"`` and on ranks other than 0.
     """
@@ -105,7 +106,12 @@ class Run:
         from tblog.writer import SummaryWriter
 
         raw = _files.read_run_file(self.log_dir, STATE_FILE)
-        state = json.loads(raw) if raw else None
+        try:
+            state = json.loads(raw) if raw else None
+        except ValueError as exc:
+            raise ValueError(
+                f"init: {STATE_FILE} in {self.log_dir!r} is not a run's state: {exc}"
+            ) from None
         if state is not None and resume in (None, "never"):
             raise ValueError(
                 f"init: {self.log_dir!r} already holds run {self.name!r}; pass resume='allow' "
@@ -122,7 +128,8 @@ class Run:
             # TensorBoard reads a run's event files in name order, which starts with
             # the creation second: the new file must not share the last one's.
             last = int(float(state.get("session_started", 0)))
-            while int(time.time()) <= last:
+            deadline = time.monotonic() + 1.1  # bounded, should the clock have gone back
+            while int(time.time()) <= last and time.monotonic() < deadline:
                 time.sleep(0.05)
             merged = dict(state.get("config") or {})
             merged.update(self.config.as_dict())
@@ -133,15 +140,10 @@ class Run:
         self._write_state()
         self._write_config()
         if not self.resumed:
-            self.writer.add_text("run", self._info_markdown(), 0)
-
-    def _info_markdown(self) -> str:
-        lines = [f"**{self.project} / {self.name}**", ""]
-        if self.notes:
-            lines += [str(self.notes), ""]
-        if self.tags:
-            lines.append("tags: " + ", ".join(f"`{tag}`" for tag in self.tags))
-        return "\n".join(lines)
+            info = [f"**{self.project} / {self.name}**", "", self.notes or ""]
+            if self.tags:
+                info += ["", "tags: " + ", ".join(f"`{tag}`" for tag in self.tags)]
+            self.writer.add_text("run", "\n".join(info).strip(), 0)
 
     # -- side files ----------------------------------------------------------
 
@@ -158,6 +160,7 @@ class Run:
             "session_started": self._session_started,
             "updated": time.time(),
             "finished": finished,
+            "exit_code": getattr(self, "_exit_code", None),
             "notes": self.notes,
             "tags": list(self.tags),
             "config": _config.plain(self.config.as_dict()),
@@ -329,17 +332,7 @@ class Run:
         matches = _files.matching_files(glob_str, base_path)  # checks now, whatever the policy
         if policy in ("end", "live"):
             self._end_files.append((os.fspath(glob_str), base_path))
-        if policy == "end":
-            return []
-        return self._copy(matches)
-
-    def _copy(self, matches: list[tuple[str, str]]) -> list[str]:
-        done = []
-        for source, relative in matches:
-            with open(source, "rb") as file:
-                self._write_file(relative, file.read())
-            done.append(relative)
-        return done
+        return [] if policy == "end" else _files.copy_files(self.log_dir, matches)
 
     # -- end -----------------------------------------------------------------
 
@@ -361,19 +354,47 @@ class Run:
             forget(self)
 
     def _finish_files(self, exit_code: int | None) -> None:
-        try:
-            if self._pending:
-                self._commit()
-        finally:
-            if self._sampler is not None:
-                self._sampler.stop()
-            for watcher in list(self._watchers):
-                watcher.remove()
-            self._watchers.clear()
-            if self._output is not None:
-                self._output.stop()
+        """Every step runs even if one before it failed; the first error is raised."""
+        errors: list[BaseException] = []
+
+        def attempt(step: Callable[[], Any]) -> None:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - finish what can be finished
+                errors.append(exc)
+
+        if self._pending:
+            attempt(self._commit)
+        if self._sampler is not None:
+            attempt(self._sampler.stop)
+        for watcher in list(self._watchers):
+            watcher.remove()
+        self._watchers.clear()
+        if self._output is not None:
+            self._output.stop()
         for glob_str, base in self._end_files:
-            self._copy(_files.matching_files(glob_str, base))
+            attempt(lambda g=glob_str, b=base: _files.copy_files(
+                self.log_dir, _files.matching_files(g, b)
+            ))
+        attempt(self._write_hparams)
+        summary = _config.plain(dict(self.summary._data))
+        attempt(lambda: self._write_file(
+            "summary.json", (json.dumps(summary, indent=2) + "\n").encode()
+        ))
+        attempt(self._write_config)
+        if self._output is not None:
+            attempt(lambda: self._write_file("output.log", self._output.contents()))
+        self._alerts.wait(5.0)
+        attempt(self.writer.close)
+        if self._sampler is not None:
+            attempt(self._sampler.close)
+        self._exit_code = exit_code
+        attempt(lambda: self._write_state(finished=True))
+        if errors:
+            raise errors[0]
+
+    def _write_hparams(self) -> None:
+        """Config as this run's hparams; numeric summary entries as its metrics."""
         metrics: dict[str, float | None] = {
             f"summary/{key}": value for key, value in self.summary.metrics().items()
         }
@@ -383,16 +404,6 @@ class Run:
             _config.hparams(self.config.as_dict()), metrics or None,
             in_run=True, global_step=self._step,
         )
-        summary = _config.plain(dict(self.summary._data))
-        self._write_file("summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-        self._write_config()
-        if self._output is not None:
-            self._write_file("output.log", self._output.contents())
-        self._alerts.wait(5.0)
-        self.writer.close()
-        if self._sampler is not None:
-            self._sampler.close()
-        self._write_state(finished=True)
 
     def __enter__(self) -> Run:
         return self
