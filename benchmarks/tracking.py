@@ -1,7 +1,7 @@
 """Costs of tblog's experiment tracking (docs/tracking.md), in one process.
 
 1. ``run.log`` of a 100-key dict vs 100 ``add_scalar`` calls of torch's
-   ``SummaryWriter`` and of tblog's own, per logged step.
+   ``SummaryWriter`` and of tblog's own, per logged step; and ``run.log`` of one key.
 2. ``run.watch(model)`` at the default ``log_freq`` on an MLP (784-256-10, batch 64,
    SGD, one CPU thread) vs the same loop without it (both call ``run.log`` once
    per step), and ``watch`` alone vs the bare loop. A repetition is ``--train-steps`` (1000: one
@@ -93,6 +93,13 @@ def log_100_keys(root: Path, reps: int, steps: int) -> dict[str, object]:
 
         return go
 
+    def run_log_one() -> float:  # what the training loop below adds per step
+        start = time.perf_counter()
+        for i in range(steps * 100):
+            run.log({"loss": 1.5 + i})
+        return (time.perf_counter() - start) / (steps * 100)
+
+    one_key = interleave({"tblog run.log(1 key)": run_log_one}, reps)
     times = interleave(
         {
             "tblog run.log(100 keys)": run_log,
@@ -104,7 +111,11 @@ def log_100_keys(root: Path, reps: int, steps: int) -> dict[str, object]:
     run.finish()
     ours.close()
     theirs.close()
-    return summarize(times, "torch 100 x add_scalar", "us per step (100 values)", 1e6)
+    result = summarize(times, "torch 100 x add_scalar", "us per step (100 values)", 1e6)
+    result["tblog run.log(1 key), us per call"] = round(
+        statistics.median(one_key["tblog run.log(1 key)"]) * 1e6, 2
+    )
+    return result
 
 
 def mlp() -> torch.nn.Module:

@@ -128,6 +128,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
     """Records JSON bodies; answers ``statuses`` in turn (then 200)."""
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        if self.path == "/slow":
+            self.server.release.wait(10)  # type: ignore[attr-defined]
         length = int(self.headers["Content-Length"])
         self.server.bodies.append(json.loads(self.rfile.read(length)))  # type: ignore[attr-defined]
         statuses = self.server.statuses  # type: ignore[attr-defined]
@@ -140,13 +142,16 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def webhook_server(statuses: list[int]) -> Iterator[http.server.HTTPServer]:
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server.daemon_threads = True
     server.bodies, server.statuses = [], list(statuses)  # type: ignore[attr-defined]
+    server.release = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
         yield server
     finally:
+        server.release.set()  # type: ignore[attr-defined]
         server.shutdown()
         server.server_close()
         thread.join(10)
@@ -196,6 +201,11 @@ def test_webhook_failure_warns_and_never_raises(monkeypatch: pytest.MonkeyPatch)
                 f"http://127.0.0.1:{server.server_port}/", {}, 2.0, 3, 0.01
             )
         assert len(server.bodies) == 1
+    with webhook_server([]) as server:  # no answer within the timeout
+        with pytest.warns(UserWarning, match="timed out"):
+            assert not _alerts.post_json(
+                f"http://127.0.0.1:{server.server_port}/slow", {}, 0.2, 1, 0.01
+            )
 
 
 def test_alert_callback_errors_are_warnings(logdir: Path) -> None:
