@@ -359,3 +359,21 @@ def test_gpu_metrics_where_nvml_answers(
     assert last("system/gpu0/memory_used_mb") == 1024.0
     assert last("system/gpu0/memory_percent") == 25.0
     assert last("system/gpu1/temperature_c") == 61.0
+
+
+def test_example_quickstart_runs(logdir: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "examples" / "tracking.py"
+    spec = importlib.util.spec_from_file_location("tracking_example", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(str(logdir))
+    [run_dir] = (logdir / "quickstart").iterdir()
+    acc = tbutil.accumulate(run_dir)
+    assert steps(acc, "train/loss") == [s for s in range(51) if s % 17 != 16]  # 16 batches/epoch
+    assert "predictions/text_summary" in acc.Tags()["tensors"]
+    assert (run_dir / "files" / "model.pt").stat().st_size > 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best_val_loss"] > 0 and "val/accuracy" in summary
