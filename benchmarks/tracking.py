@@ -4,12 +4,13 @@
    ``SummaryWriter`` and of tblog's own, per logged step; and ``run.log`` of one key.
 2. ``run.watch(model)`` at the default ``log_freq`` on an MLP (784-256-10, batch 64,
    SGD, one CPU thread) vs the same loop without it (both call ``run.log`` once
-   per step), and ``watch`` alone vs the bare loop. A repetition is ``--train-steps`` (1000: one
-   gradient record each) per variant on fresh models, run in chunks of 50 steps
-   alternating the variants, so a change of load on a shared machine hits all
-   three alike, on two clocks: wall time and the process's CPU time (less
-   disturbed by other processes on a shared machine). Also: the CPU cost of one
-   record (a record at every step vs never).
+   per step), and ``watch`` alone vs the bare loop; also the loop with one
+   ``SummaryWriter.add_scalar`` per step, to compare with ``run.log``. A repetition
+   is ``--train-steps`` (1000: one gradient record each) per variant on fresh
+   models, run in chunks of 50 steps alternating the variants, so a change of
+   load on a shared machine hits all of them alike, on two clocks: wall time and
+   the process's CPU time (less disturbed by other processes). Also: the CPU
+   cost of one record (a record at every step vs never).
 
 Repetitions are interleaved (every variant once per round, the order rotating) and
 the report gives medians and ratios of medians. Only the calls are timed, not the
@@ -131,7 +132,10 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
     run = tblog.init(project="bench", name="watch", dir=str(root), system_interval=None,
                      capture_output=False)
 
-    def loop(model: torch.nn.Module, log: bool) -> Callable[[int], tuple[float, float]]:
+    writer = tblog.SummaryWriter(str(root / "watch_add_scalar"))
+    counter = [0]
+
+    def loop(model: torch.nn.Module, log: str) -> Callable[[int], tuple[float, float]]:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
         def go(count: int) -> tuple[float, float]:
@@ -141,8 +145,11 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
                 loss = loss_fn(model(inputs), targets)
                 loss.backward()
                 optimizer.step()
-                if log:
+                if log == "run.log":
                     run.log({"loss": loss.item()})
+                elif log == "add_scalar":
+                    writer.add_scalar("loss", loss.item(), counter[0])
+                    counter[0] += 1
                 else:
                     loss.item()
             return time.perf_counter() - start, time.process_time() - start_cpu
@@ -155,14 +162,13 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
         ``log_freq``: one record per 1000 steps, the default rate."""
         models = {name: mlp() for name in ("bare", "log", *watch)}
         for name, freq in watch.items():
-            run.watch(models[name], log_freq=freq)
-        return {
-            name: loop(model, name not in ("bare", "watch_only"))
-            for name, model in models.items()
-        }
+            if name != "scalar":
+                run.watch(models[name], log_freq=freq)
+        kinds = {"bare": "", "watch_only": "", "scalar": "add_scalar"}
+        return {name: loop(model, kinds.get(name, "run.log")) for name, model in models.items()}
 
     names = {
-        "bare": "bare loop", "watch_only": "loop + watch",
+        "bare": "bare loop", "watch_only": "loop + watch", "scalar": "loop + tblog add_scalar",
         "log": "loop + run.log", "watch": "loop + run.log + watch",
     }
     clocks = ("wall", "process CPU")
@@ -170,7 +176,8 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
     records: dict[str, list[float]] = {"every": [], "never": []}
     for round_ in range(reps + 1):  # round 0 warms up and is dropped
         # 1000 is watch()'s default log_freq
-        one = interleave_chunks(fresh({"watch": 1000, "watch_only": 1000}), train_steps, 50)
+        variants = fresh({"watch": 1000, "watch_only": 1000, "scalar": 0})
+        one = interleave_chunks(variants, train_steps, 50)
         # One record's cost (gradient histograms and norms of the 4 parameters): a
         # record at every step vs hooks that never record again (process CPU time).
         variants = fresh({"every": 1, "never": 10**9})
@@ -183,6 +190,7 @@ def watch_overhead(root: Path, reps: int, train_steps: int) -> dict[str, object]
             for name in records:
                 records[name].append(two[name][1])
     run.finish()
+    writer.close()
     result: dict[str, object] = {}
     for clock in clocks:
         part = summarize(times[clock], "bare loop", f"us per training step ({clock})", 1e6)
