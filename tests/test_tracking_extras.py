@@ -55,7 +55,10 @@ def test_watch_gradients_and_parameters_every_log_freq(logdir: Path) -> None:
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
     run = start(logdir)
     run.watch(model, log="all", log_freq=3)
-    train(model, run, 7)  # records at the forwards of steps 0, 3, 6
+    train(model, run, 2)  # records at the forwards of steps 0, 3, 6
+    # Between records no gradient hook is left (autograd never calls into Python).
+    assert all(p._backward_hooks is None for p in model.parameters())
+    train(model, run, 5)
     with torch.no_grad():
         model(torch.randn(2, 3))  # no grad: not counted
     model.eval()
@@ -377,3 +380,17 @@ def test_example_quickstart_runs(logdir: Path) -> None:
     assert (run_dir / "files" / "model.pt").stat().st_size > 0
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["best_val_loss"] > 0 and "val/accuracy" in summary
+
+
+def test_watch_records_gradients_when_two_forwards_share_a_backward(logdir: Path) -> None:
+    model = torch.nn.Linear(3, 1)
+    run = start(logdir)
+    run.watch(model, log_freq=2)
+    loss = model(torch.randn(2, 3)).sum() + model(torch.randn(2, 3)).sum()  # forwards 0, 1
+    loss.backward()
+    run.log({"loss": loss})
+    loss = model(torch.randn(2, 3)).sum()  # forward 2: records at step 1
+    loss.backward()
+    run.finish()
+    acc = tbutil.accumulate(logdir / "proj" / "run")
+    assert steps(acc, "gradients/weight") == [0, 1] and steps(acc, "gradients/bias") == [0, 1]

@@ -38,19 +38,45 @@ class Watcher:
         self.calls = 0
         self.armed: set[str] = set()
         self.armed_step = 0
+        self.armed_at = 0
+        self._grad_hooks: list[tuple[weakref.ref[Any], Any]] = []
         self._warned = False
-        me = weakref.ref(self)
-        self.handles = [model.register_forward_hook(functools.partial(_on_forward, me))]
-        if self.gradients:
-            for name, param in model.named_parameters():
-                if param.requires_grad:
-                    self.handles.append(param.register_hook(functools.partial(_on_grad, me, name)))
+        self._me = weakref.ref(self)
+        self.handles = [model.register_forward_hook(functools.partial(_on_forward, self._me))]
+
+    def arm(self, module: Any, step: int) -> None:
+        """Hook every parameter's gradient for the coming backward only.
+
+        Gradient hooks exist only from a recording forward until they fired
+        (or two more forwards passed), so the other steps pay no hook calls.
+        """
+        self.disarm()
+        self.armed_step, self.armed_at = step, self.calls
+        for name, param in module.named_parameters():
+            if param.requires_grad:
+                handle = param.register_hook(functools.partial(_on_grad, self._me, name))
+                self._grad_hooks.append((weakref.ref(param), handle))
+                self.armed.add(name)
+
+    def disarm(self) -> None:
+        for param_ref, handle in self._grad_hooks:
+            handle.remove()
+            param = param_ref()
+            if param is not None and not param._backward_hooks:
+                # No hook left: forget the (empty) hook table as an unhooked tensor
+                # has none, so autograd stops calling into Python for it.
+                try:
+                    param._backward_hooks = None
+                except (AttributeError, RuntimeError):
+                    pass
+        self._grad_hooks = []
+        self.armed = set()
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
         self.handles = []
-        self.armed = set()
+        self.disarm()
 
     def run(self) -> Run | None:
         run = self._run()
@@ -80,6 +106,8 @@ def _on_forward(me: weakref.ref[Watcher], module: Any, inputs: Any, output: Any)
         return
     calls = watcher.calls
     watcher.calls = calls + 1
+    if watcher._grad_hooks and (not watcher.armed or calls - watcher.armed_at >= 2):
+        watcher.disarm()  # the recorded backward is over (or never came)
     if calls % watcher.log_freq:
         return
     run = watcher.run()
@@ -90,8 +118,7 @@ def _on_forward(me: weakref.ref[Watcher], module: Any, inputs: Any, output: Any)
         for name, param in module.named_parameters():
             watcher.record("parameters", name, param, step)
     if watcher.gradients:
-        watcher.armed = {name for name, param in module.named_parameters() if param.requires_grad}
-        watcher.armed_step = step
+        watcher.arm(module, step)
 
 
 def _on_grad(me: weakref.ref[Watcher], name: str, grad: Any) -> None:
