@@ -234,7 +234,9 @@ class Audio(Media):
         ValueError: ``sample_rate`` missing or not positive.
     """
 
-    def __init__(self, data: Any, sample_rate: float | None = None, caption: str | None = None):
+    def __init__(
+        self, data: Any, sample_rate: float | None = None, caption: str | None = None
+    ) -> None:
         if sample_rate is None or not sample_rate > 0:
             raise ValueError(f"tblog.Audio: sample_rate must be a number > 0, got {sample_rate!r}")
         self._data, self.sample_rate, self.caption = data, sample_rate, caption

@@ -180,7 +180,9 @@ class Run:
         """The step the next committed ``log`` call writes at."""
         return self._step
 
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None):
+    def log(
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
         """Log a dict of values at one step.
 
         Numbers become scalars, str and ``tblog.Text`` text, arrays/tensors with
