@@ -467,3 +467,25 @@ def test_disabled_run_writer_is_a_null_writer(logdir: Path) -> None:
     run.writer.add_scalar("x", 1.0, 0)
     run.finish()
     assert list(logdir.iterdir()) == []
+
+
+def test_config_from_namespace_and_its_mapping_api(logdir: Path) -> None:
+    import argparse
+
+    args = argparse.Namespace(lr=0.1, layers=[1, 2])
+    run = start(logdir, config=args)
+    config = run.config
+    config.setdefaults({"lr": 9.0, "bs": 4})
+    assert dict(config.items()) == {"lr": 0.1, "layers": [1, 2], "bs": 4}
+    assert list(tblog.config) == ["lr", "layers", "bs"] and len(tblog.config) == 3
+    del config.bs
+    with pytest.raises(AttributeError, match="no key 'bs'"):
+        _ = config.bs
+    with pytest.raises(KeyError):
+        _ = tblog.config["bs"]
+    with pytest.raises(TypeError, match="keys must be str"):
+        config[1] = 2
+    config.update(argparse.Namespace(wd=0.5))
+    run.finish()
+    values, _ = hparams_of(logdir / "proj" / "run")
+    assert values == {"lr": pytest.approx(0.1), "layers": "[1, 2]", "wd": 0.5}
