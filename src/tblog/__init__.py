@@ -1,18 +1,66 @@
 """tblog: fast, crash-safe TensorBoard logging; a drop-in ``SummaryWriter``.
 
     from tblog import SummaryWriter   # instead of torch.utils.tensorboard's
+
+Experiment tracking in the style of W&B (``tblog.init``, ``tblog.log``, ...):
+``tblog.tracking``, docs/tracking.md. ``tblog.summary`` stays the package of
+summary builders and is also a mapping onto the current run's summary.
 """
 
+from typing import Any
+
 from tblog._distributed import reduce_scalar, reduce_scalars
+from tblog.tracking import _summary
 from tblog.writer import FileWriter, NullSummaryWriter, SummaryWriter
+
+_summary.install_summary_module()  # tblog.summary["k"] = v: the current run's summary
+del _summary
 
 __version__ = "0.1.0"
 
+
+_TRACKING = frozenset({
+    "Audio", "Histogram", "Image", "Run", "Table", "Text", "Video",
+    "alert", "config", "finish", "init", "log", "save", "unwatch", "watch",
+})
+
+
+def __getattr__(name: str) -> Any:
+    """The tracking API (tblog.tracking), imported on first use; ``tblog.run``."""
+    if name in _TRACKING:
+        from tblog import tracking
+
+        value = getattr(tracking, name)
+        globals()[name] = value
+        return value
+    if name == "run":  # wandb.run: the current run, or None
+        from tblog.tracking._init import current_run
+
+        return current_run()
+    raise AttributeError(f"module 'tblog' has no attribute {name!r}")
+
+
 __all__ = [
+    "Audio",
     "FileWriter",
+    "Histogram",
+    "Image",
     "NullSummaryWriter",
+    "Run",
     "SummaryWriter",
+    "Table",
+    "Text",
+    "Video",
     "__version__",
+    "alert",
+    "config",
+    "finish",
+    "init",
+    "log",
     "reduce_scalar",
     "reduce_scalars",
+    "save",
+    "summary",
+    "unwatch",
+    "watch",
 ]
