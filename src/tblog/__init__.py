@@ -3,7 +3,9 @@
     from tblog import SummaryWriter   # instead of torch.utils.tensorboard's
 """
 
+from tblog import _patch
 from tblog._distributed import reduce_scalar, reduce_scalars
+from tblog._patch import patch, unpatch
 from tblog.writer import FileWriter, NullSummaryWriter, SummaryWriter
 
 __version__ = "0.1.0"
@@ -13,6 +15,10 @@ __all__ = [
     "NullSummaryWriter",
     "SummaryWriter",
     "__version__",
+    "patch",
     "reduce_scalar",
     "reduce_scalars",
+    "unpatch",
 ]
+
+_patch.patch_from_environment()  # TBLOG_PATCH=1: docs/integrations.md
