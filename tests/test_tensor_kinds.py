@@ -59,7 +59,7 @@ def test_event_bytes_equal_generated(step: int, wall_time: float) -> None:
 # -- text -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["hello", "", "é ☃ " * 100, "x" * 300])
+@pytest.mark.parametrize("text", ["hello", "", "é ☃ " * 100, "x" * 300, "y" * 117, "z" * 118])
 @pytest.mark.parametrize("tag", ["t", "", "a/b c"])
 def test_text_bytes_equal_torchs(tag: str, text: str) -> None:
     ours = X.TextEncoder().summary_bytes(tag, text)
@@ -67,7 +67,7 @@ def test_text_bytes_equal_torchs(tag: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("step", [0, 1, 16383, 16384, 2**62])
-@pytest.mark.parametrize("size", [0, 5, 120, 16400])
+@pytest.mark.parametrize("size", [0, 5, 117, 118, 119, 120, 16300, 16400])
 def test_text_event_equals_generated(step: int, size: int) -> None:
     text = ("ab é " * size)[:size]
     tag = "t" * (size % 200)

@@ -83,9 +83,16 @@ def event(wall_time: float, step: int, key: int, payload: bytes) -> bytes:
         key: which payload field: ``SUMMARY_KEY``, ``GRAPH_DEF_KEY``, ...
         payload: the serialized field (a ``Summary``, a ``GraphDef``, ...).
     """
+    size = len(payload)
+    if wall_time and 0 < step < 16384 and size < 16384:  # most events: no calls
+        return b"".join((WALL_TIME_KEY, _DOUBLE.pack(wall_time), STEP_KEY, VARINTS[step],
+                         _KEYS[key], VARINTS[size], payload))
     return event_head(wall_time, step) + field(key, payload)
 
 
 def summary_event(wall_time: float, step: int, summary: bytes) -> bytes:
     """A serialized ``Event`` around a serialized ``Summary`` (the common case)."""
-    return event_head(wall_time, step) + field(SUMMARY_KEY, summary)
+    return event(wall_time, step, SUMMARY_KEY, summary)
+
+
+_KEYS = tuple(bytes((key,)) for key in range(256))

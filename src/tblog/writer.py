@@ -136,6 +136,7 @@ class SummaryWriter:
         self._png_compression = image_summary.check_png_compression(png_compression)
         self._next_auto_step: dict[str, int] = {}
         self._scalar_encoder = ScalarEventEncoder()
+        self._text_encoder = text_summary.TextEncoder()
         self._custom_scalars_layout = custom_scalars_summary.layout_proto({})
         self._hparams = _args.HParamsRecord()
         self.file_writer: FileWriter | None = None
@@ -216,10 +217,15 @@ class SummaryWriter:
         field given by ``key``) at once, or, when it is a callable, builds it on
         the worker pool (PNG/GIF encodes release the GIL) keeping its place.
         """
-        with _convert.naming_errors(method, tag):
-            wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
-            step = self._step(tag if step_key is None else step_key, global_step)
-        events = self._run_writer(run).event_writer
+        if walltime is None and type(global_step) is int and 0 <= global_step < 1 << 63:
+            wall_time, step = _time(), global_step  # the common case, without the checks
+        else:
+            with _convert.naming_errors(method, tag):
+                wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+                step = self._step(tag if step_key is None else step_key, global_step)
+        events = self._main_events if run is None else None
+        if events is None or events.closed:
+            events = self._run_writer(run).event_writer
         if callable(payload):
             build = payload
             events.add_deferred(lambda: _wire.event(wall_time, step, key, build()))
@@ -266,15 +272,20 @@ class SummaryWriter:
         if type(global_step) is not int or not 0 <= global_step < 2**63:
             global_step = self._step(tag, global_step)
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
-        events = self._main_events
-        if events is None or events.closed:
-            events = self._get_file_writer().event_writer
         try:
             record = self._scalar_encoder.encode(tag, scalar_value, global_step, wall_time)
-            events.add_record(record)
         except UnicodeEncodeError:  # a lone surrogate: see docs/reliability.md
             _convert.to_text(tag, "tag")
             raise
+        events = self._main_events
+        if events is None:
+            events = self._get_file_writer().event_writer
+        try:
+            events.add_record(record)
+        except ValueError:  # closed outside this writer (file_writer.close(), exit): reopen
+            if not events.closed:
+                raise
+            self._get_file_writer().event_writer.add_record(record)
 
     def add_scalars(
         self,
@@ -667,14 +678,12 @@ class SummaryWriter:
             TypeError: ``tag`` or a cell is not a str.
             ValueError: text that is not valid Unicode, a ragged/empty/3-D table.
         """
-        with _convert.naming_errors("add_text", tag):
-            if type(tag) is not str:
+        try:
+            summary = self._text_encoder.summary_bytes(tag, text_string)
+        except (TypeError, ValueError) as exc:  # say which argument, and why
+            with _convert.naming_errors("add_text", tag):
                 _convert.to_text(tag, "tag")
-            try:
-                summary = text_summary.summary(tag, text_string)
-            except UnicodeEncodeError:  # say which str is not valid text
-                _convert.to_text(tag, "tag")
-                if isinstance(text_string, str):
+                if isinstance(exc, UnicodeEncodeError) and isinstance(text_string, str):
                     _convert.to_text(text_string, "text_string")
                 raise
         step_key = text_summary.summary_tag(tag)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tblog._wire import field, varint
+from tblog._wire import VARINTS, field
 from tblog.proto import summary_pb2
 from tblog.summary.tensor import DT_STRING, metadata_bytes, tensor_bytes
 
@@ -25,8 +25,12 @@ TAG_SUFFIX = "/text_summary"
 # TextPluginData(version=0) serializes to nothing, so the content is empty.
 _METADATA_FIELD = field(0x4A, metadata_bytes(PLUGIN_NAME))
 # TensorProto{dtype: DT_STRING, tensor_shape{dim{size: 1}}} then string_val's key.
-_ONE_STRING_HEAD = tensor_bytes(DT_STRING, [1]) + b"\x42"
+_ONE_STRING_HEAD = tensor_bytes(DT_STRING, [1]) + b"\x42"  # + the string's length and bytes
 _MAX_CACHED_TAGS = 10_000
+_ONE_STRING_TENSOR_SIZE = len(_ONE_STRING_HEAD) + 1  # + the string's bytes
+# Strings shorter than this keep the tensor's length in one varint byte.
+_SHORT = 128 - _ONE_STRING_TENSOR_SIZE
+_ONE_STRING_VALUE_SIZE = 2 + _ONE_STRING_TENSOR_SIZE + len(_METADATA_FIELD)  # + tag, string
 
 
 def summary_tag(tag: str) -> str:
@@ -96,14 +100,20 @@ class TextEncoder:
 
     def summary_bytes(self, tag: str, text: Any) -> bytes:
         """Serialized ``Summary`` for ``add_text(tag, text)``."""
-        if type(text) is str:  # the common case, inline
+        tag_field = self._tags.get(tag) or self._tag_field(tag)
+        if type(text) is str:  # the common case, one short string: no calls
             data = text.encode("utf-8")
-            tensor = _ONE_STRING_HEAD + varint(len(data)) + data
+            size = len(data)
+            value_size = len(tag_field) + _ONE_STRING_VALUE_SIZE + size
+            if size < _SHORT and value_size < 16384:
+                return b"".join((b"\x0a", VARINTS[value_size], tag_field, b"\x42",
+                                 VARINTS[_ONE_STRING_TENSOR_SIZE + size], _ONE_STRING_HEAD,
+                                 VARINTS[size], data, _METADATA_FIELD))
+            tensor = _ONE_STRING_HEAD + field(0x42, data)[1:]
         else:
             strings, shape = as_strings(text)
             tensor = tensor_bytes(DT_STRING, shape, strings=strings)
-        value = self._tag_field(tag) + b"\x42" + varint(len(tensor)) + tensor + _METADATA_FIELD
-        return b"\x0a" + varint(len(value)) + value
+        return field(0x0A, tag_field + field(0x42, tensor) + _METADATA_FIELD)
 
 
 _ENCODER = TextEncoder()
