@@ -4,7 +4,6 @@ model on CPU; stock TensorBoard reads the metrics, hparams and graph back."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -163,9 +162,7 @@ def test_other_ranks_write_nothing(logdir: Path) -> None:
 
 
 def test_stock_tensorboard_logger_under_patch(logdir: Path) -> None:
-    if importlib.util.find_spec("tblog.torch_summary") is None:
-        pytest.skip("tblog.torch_summary (issue 17) is not merged: the stock logger's "
-                    "log_hyperparams imports torch.utils.tensorboard.summary.hparams")
+    """log_hyperparams imports torch.utils.tensorboard.summary.hparams: tblog.torch_summary."""
     out = run_patched(TRAIN + textwrap.dedent(f"""
         from pytorch_lightning.loggers import TensorBoardLogger
         logger = TensorBoardLogger({str(logdir)!r}, log_graph=True)

@@ -175,7 +175,6 @@ def test_stand_in_names_what_it_lacks() -> None:
 
 
 def test_summary_stand_in_resolves_torch_summary() -> None:
-    pytest.importorskip("tblog.torch_summary", reason="tblog.torch_summary (issue 17) not merged")
     out = run_python(textwrap.dedent("""
         import tblog
         tblog.patch()
