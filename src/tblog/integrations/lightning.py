@@ -34,8 +34,11 @@ def _default_package() -> str:
     for package in _PACKAGES:
         if package in sys.modules:
             return package
-    if importlib.util.find_spec("lightning") is not None:
-        return "lightning.pytorch"
+    try:
+        if importlib.util.find_spec("lightning") is not None:
+            return "lightning.pytorch"
+    except (ImportError, ValueError):
+        pass
     return "pytorch_lightning"
 
 
