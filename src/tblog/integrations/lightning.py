@@ -149,12 +149,7 @@ def _build(package: str) -> type:
             by TensorBoard: a warning says so and only the metrics are logged.
             """
             params = utilities._convert_params(params)
-            if type(self.hparams).__module__.startswith("omegaconf"):
-                from omegaconf import OmegaConf
-
-                self.hparams = OmegaConf.merge(self.hparams, params)
-            else:
-                self.hparams.update(params)
+            self.hparams.update(params)  # what save() writes to hparams.yaml
             flat = self._sanitize_params(utilities._flatten_dict(dict(params)))
             flat = {str(key): _hparam_value(value) for key, value in flat.items()}
             if metrics is None:
