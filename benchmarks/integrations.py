@@ -13,12 +13,14 @@ after a warm-up round. Each timed region is ``trainer.fit`` (including the
 logger's final flush and close). Per step: wall and CPU (``process_time``, all
 threads) overhead = (median - median of ``none``) / steps, and the time spent
 inside the logger's methods (``log_metrics``, ``log_hyperparams``, ``save``,
-``finalize``), the least noisy figure. Ratios are stock's / the other's.
+``finalize``). Ratios are stock's / the other's. First, the steady-state
+cost of one ``logger.log_metrics`` call (writer already open) is timed alone.
 Every run's event files are read back with TensorBoard's loader and the
 points counted.
 
     python benchmarks/integrations.py                  # 5 reps, 512 steps, 4 metrics
     python benchmarks/integrations.py --reps 9 --steps 1024 --json out.json
+    python benchmarks/integrations.py --skip-fit      # only the log_metrics part
 """
 
 from __future__ import annotations
@@ -139,6 +141,30 @@ def run_once(pl: Any, tiny: Any, config: str, steps: int, batch: int) -> dict[st
                 "points": _count_points(root) if logger else 0}
 
 
+def micro(calls: int, reps: int, metrics: int) -> dict[str, list[float]]:
+    """Steady-state seconds per ``logger.log_metrics`` call of ``metrics`` tensors plus
+    ``epoch``, stock vs ``TBLogLogger`` (interleaved, after one warm-up call each)."""
+    import torch
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from tblog.integrations.lightning import TBLogLogger
+
+    value = torch.tensor(0.5)
+    values = {f"metric_{i}": value for i in range(metrics)} | {"epoch": 0.0}
+    out: dict[str, list[float]] = {"stock": [], "tblog": []}
+    for _ in range(reps):
+        for name, cls in (("stock", TensorBoardLogger), ("tblog", TBLogLogger)):
+            with tempfile.TemporaryDirectory(prefix=f"bench_micro_{name}_") as root:
+                logger = cls(root, name="", version=0)
+                logger.log_metrics(values, 0)  # creates the writer
+                start = time.perf_counter()
+                for step in range(1, calls + 1):
+                    logger.log_metrics(values, step)
+                out[name].append((time.perf_counter() - start) / calls)
+                logger.finalize("success")
+    return out
+
+
 def _count_points(root: str) -> int:
     from tensorboard.backend.event_processing import event_accumulator
 
@@ -158,10 +184,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=512)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--metrics", type=int, default=4, help="self.log calls per step")
+    parser.add_argument("--micro-calls", type=int, default=5000,
+                        help="log_metrics calls per repetition of the steady-state part")
+    parser.add_argument("--skip-fit", action="store_true", help="only the log_metrics part")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
     pl, tiny = _setup(args.metrics)
+    steady = micro(args.micro_calls, args.reps, args.metrics)
+    steady_median = {name: statistics.median(values) for name, values in steady.items()}
+    print(f"logger.log_metrics({args.metrics} tensors + epoch), steady state, "
+          f"{args.micro_calls} calls x {args.reps} reps, median per call: stock "
+          f"{steady_median['stock'] * 1e6:.1f} us, tblog {steady_median['tblog'] * 1e6:.1f} us, "
+          f"ratio {steady_median['stock'] / steady_median['tblog']:.2f}")
+    if args.skip_fit:
+        if args.json:
+            args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
+                                             "log_metrics_s": steady}, indent=2))
+        return 0
     results: dict[str, list[dict[str, float]]] = {config: [] for config in CONFIGS}
     # epoch (Lightning logs it each step) + the module's metrics, every step
     expected = args.steps * (args.metrics + 1)
@@ -201,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "args": vars(args) | {"json": str(args.json)}, "runs": results, "median": median,
             "per_step_s": per_step, "lightning": pl.__version__, "invalid": invalid,
+            "log_metrics_s": steady,
         }, indent=2))
     return 1 if invalid else 0
 

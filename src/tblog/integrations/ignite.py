@@ -52,7 +52,7 @@ class TBLogLogger(_tb.TensorboardLogger):  # type: ignore[misc, name-defined]
     ``close()`` at the end (tblog also flushes at exit).
 
     Args:
-        log_dir: the run directory (``s3://``... URLs too, docs/remote.md).
+        log_dir: the run directory (default: torch's ``runs/{date}_{host}``).
         *args: the rest of ``tblog.SummaryWriter``'s positional arguments.
         **kwargs: ``tblog.SummaryWriter`` keyword arguments (``flush_secs``,
             ``max_queue``, ``logdir``, ``rank``, ...).

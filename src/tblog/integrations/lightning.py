@@ -88,9 +88,8 @@ def _build(package: str) -> type:
         Takes ``TensorBoardLogger``'s arguments; the directory layout is
         ``{save_dir}/{name}/version_{N}[/{sub_dir}]`` as there. Extra keyword
         arguments go to ``tblog.SummaryWriter`` (e.g. ``flush_secs``,
-        ``max_queue``, ``png_compression``). ``save_dir`` may be an
-        ``s3://``/``gs://``/``az://`` URL (docs/remote.md). Only global rank 0
-        writes: ``experiment`` is Lightning's dummy elsewhere.
+        ``max_queue``, ``png_compression``). Only global rank 0 writes:
+        ``experiment`` is Lightning's dummy elsewhere.
 
         Args:
             save_dir: the root directory.
