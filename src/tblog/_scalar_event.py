@@ -33,37 +33,36 @@ class ScalarEventEncoder:
 
     def __init__(self) -> None:
         self._prefixes: dict[str, bytes] = {}
-        self._last_step = 0
-        self._last_step_bytes = b""
+        # (step, its encoded field), replaced as one tuple: threads sharing a
+        # writer never pair one call's step with another's bytes.
+        self._last_step: tuple[int, bytes] = (0, b"")
 
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
         """The serialized ``Event`` for one ``simple_value`` scalar.
 
         ``tag`` must be a str, ``step`` an int in int64 range and ``value`` a
-        float; the caller checks.
+        float; the caller checks. Thread-safe.
         """
         prefix = self._prefixes.get(tag)
         if prefix is None:
             if len(self._prefixes) >= _MAX_CACHED_TAGS:
                 self._prefixes.clear()
             prefix = self._prefixes[tag] = _tag_prefix(tag)
-        if step != self._last_step:
-            self._last_step = step
+        last_step, step_bytes = self._last_step
+        if step != last_step:
             if 0 < step < 0x4000:  # one or two varint bytes: most steps, inline
-                self._last_step_bytes = (
+                step_bytes = (
                     bytes((0x10, step)) if step < 0x80
                     else bytes((0x10, (step & 0x7F) | 0x80, step >> 7))
                 )
             else:
-                self._last_step_bytes = STEP_KEY + varint(step) if step else b""
+                step_bytes = STEP_KEY + varint(step) if step else b""
+            self._last_step = (step, step_bytes)
         try:
             packed_value = _FLOAT.pack(value)
         except OverflowError:
             packed_value = float32_bytes(value)
         # proto3 leaves out a zero wall_time (but keeps -0.0: its bits are not zero).
         if wall_time or math.copysign(1.0, wall_time) < 0:
-            return (
-                WALL_TIME_KEY + _DOUBLE.pack(wall_time) + self._last_step_bytes
-                + prefix + packed_value
-            )
-        return self._last_step_bytes + prefix + packed_value
+            return WALL_TIME_KEY + _DOUBLE.pack(wall_time) + step_bytes + prefix + packed_value
+        return step_bytes + prefix + packed_value

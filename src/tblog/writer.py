@@ -21,6 +21,7 @@ import numpy as np
 
 from tblog import _convert, _ranks, _wire
 from tblog import _structured_args as _args
+from tblog._device_scalars import DEFAULT_BATCH, DeviceScalarBatch
 from tblog._file_writer import FileWriter
 from tblog._scalar_event import ScalarEventEncoder
 from tblog._storage import check_name
@@ -90,6 +91,10 @@ class SummaryWriter:
         per_rank: with ``rank``: every rank writes ``{log_dir}/rank{r}`` instead.
         write_to_disk: tensorboardX's switch; False gives a ``NullSummaryWriter``.
         comet_config: tensorboardX's Comet settings; only "disabled" is supported.
+        device_scalar_batch: ``add_scalar`` of a one-element CUDA/MPS tensor keeps
+            it on the device and copies up to this many to the host in one
+            transfer, instead of one device synchronisation per call
+            (``tblog._device_scalars``). 1 copies each value at once, as torch.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> SummaryWriter:
@@ -118,7 +123,12 @@ class SummaryWriter:
         per_rank: bool = False,
         write_to_disk: bool = True,
         comet_config: Mapping[str, Any] | None = None,
+        device_scalar_batch: int = DEFAULT_BATCH,
     ) -> None:
+        if isinstance(device_scalar_batch, bool) or not isinstance(device_scalar_batch, int):
+            raise TypeError(f"device_scalar_batch must be an int, got {device_scalar_batch!r}")
+        if device_scalar_batch < 1:
+            raise ValueError(f"device_scalar_batch must be at least 1, got {device_scalar_batch}")
         log_dir = log_dir if log_dir is not None else logdir
         log_dir = os.fspath(log_dir) if log_dir is not None else default_log_dir(comment)
         if comet_config is not None and not comet_config.get("disabled", True):
@@ -142,7 +152,10 @@ class SummaryWriter:
         self.file_writer: FileWriter | None = None
         self.all_writers: dict[str, FileWriter] = {}
         self._main_events: Any = None  # file_writer's event writer, for add_scalar
-        self._get_file_writer()
+        self._get_file_writer()  # checks max_queue, flush_secs, filename_suffix
+        self._device_scalars = DeviceScalarBatch(
+            device_scalar_batch, float(flush_secs), self._write_device_scalars
+        )
 
     @property
     def logdir(self) -> str:
@@ -216,7 +229,10 @@ class SummaryWriter:
         and writes ``payload`` (a serialized ``Summary``, or another Event
         field given by ``key``) at once, or, when it is a callable, builds it on
         the worker pool (PNG/GIF encodes release the GIL) keeping its place.
+        Device scalars still waiting for their batched copy are written first.
         """
+        if self._device_scalars.pending:
+            self._device_scalars.drain()
         if walltime is None and type(global_step) is int and 0 <= global_step < 1 << 63:
             wall_time, step = _time(), global_step  # the common case, without the checks
         else:
@@ -263,8 +279,14 @@ class SummaryWriter:
         if type(tag) is not str:
             raise TypeError(f"tag must be a str, got {type(tag).__name__}")
         if type(scalar_value) is not float:
+            if _convert.on_accelerator(scalar_value) and not (new_style or double_precision):
+                if self._device_scalars.batch > 1:
+                    self._add_device_scalar(tag, scalar_value, global_step, walltime)
+                    return
             with _convert.naming_errors("add_scalar", tag):
                 scalar_value = _convert.to_float(scalar_value, "scalar_value")
+        if self._device_scalars.pending:  # earlier device values go first
+            self._device_scalars.drain()
         if new_style or double_precision:
             summary = scalar_summary.summary(tag, scalar_value, new_style=True)
             self._emit("add_scalar", tag, summary, global_step, walltime)
@@ -287,6 +309,27 @@ class SummaryWriter:
                 raise
             self._get_file_writer().event_writer.add_record(record)
 
+    def _add_device_scalar(self, tag: str, tensor: Any, global_step: Any, walltime: Any) -> None:
+        """Keep a device tensor for a batched copy (``tblog._device_scalars``)."""
+        with _convert.naming_errors("add_scalar", tag):
+            if tensor.numel() != 1:
+                raise ValueError(
+                    f"scalar_value must have exactly one element, got a tensor of shape "
+                    f"{tuple(tensor.shape)}"
+                )
+            if tensor.is_complex():
+                raise TypeError("scalar_value must be real, got a complex tensor")
+            _convert.to_text(tag, "tag")
+            wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
+            step = self._step(tag, global_step)
+        self._device_scalars.add(tag, tensor, step, wall_time)
+
+    def _write_device_scalars(self, values: list[tuple[str, float, int, float]]) -> None:
+        events = self._get_file_writer().event_writer
+        encode = self._scalar_encoder.encode
+        for tag, value, step, wall_time in values:
+            events.add_record(encode(tag, value, step, wall_time))
+
     def add_scalars(
         self,
         main_tag: str,
@@ -307,6 +350,8 @@ class SummaryWriter:
             TypeError: a key is not a str or a value is not a number.
             ValueError: a key would name a directory outside ``log_dir``.
         """
+        if self._device_scalars.pending:  # earlier device values go first
+            self._device_scalars.drain()
         if type(main_tag) is not str:
             raise TypeError(f"main_tag must be a str, got {type(main_tag).__name__}")
         if not isinstance(tag_scalar_dict, Mapping):
@@ -1027,11 +1072,13 @@ class SummaryWriter:
 
     def flush(self) -> None:
         """Hand every buffered event of every run of this writer to the OS."""
+        self._device_scalars.drain()
         for writer in list(self.all_writers.values()):
             writer.flush()
 
     def close(self) -> None:
         """Flush and close all event files; idempotent. Logging again reopens."""
+        self._device_scalars.drain()
         writers, self.all_writers = self.all_writers, {}
         self.file_writer = self._main_events = None
         errors = []
@@ -1056,9 +1103,16 @@ class SummaryWriter:
         file of its own, opened by its first write (unpickling alone creates no
         file). Records this writer buffered stay with it.
         """
+        self._device_scalars.drain()
         state = self.__dict__.copy()
         state.update(file_writer=None, all_writers={}, _main_events=None)
+        state["_device_scalars"] = (self._device_scalars.batch, self._device_scalars.max_wait)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        batch, max_wait = state.pop("_device_scalars")
+        self.__dict__.update(state)
+        self._device_scalars = DeviceScalarBatch(batch, max_wait, self._write_device_scalars)
 
 
 class _NullFileWriter:
