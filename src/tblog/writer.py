@@ -448,7 +448,11 @@ class SummaryWriter:
 
         Args:
             tag: series name.
-            min, max, num, sum, sum_squares: the values' statistics.
+            min: the smallest value.
+            max: the largest value.
+            num: how many values.
+            sum: their sum.
+            sum_squares: the sum of their squares.
             bucket_limits: right edge of each bucket (non-decreasing).
             bucket_counts: values in each bucket; the same length.
             global_step: the x value; see ``SummaryWriter(auto_step=...)``.
@@ -790,8 +794,13 @@ class SummaryWriter:
 
         Args:
             tag: series name.
-            true_positive_counts, false_positive_counts, true_negative_counts,
-                false_negative_counts, precision, recall: 1-D, one length.
+            true_positive_counts: per threshold; this and the next five rows are
+                1-D arrays of one length.
+            false_positive_counts: per threshold.
+            true_negative_counts: per threshold.
+            false_negative_counts: per threshold.
+            precision: per threshold.
+            recall: per threshold.
             global_step: the x value; see ``SummaryWriter(auto_step=...)``.
             num_thresholds: checked for torch compatibility; the arrays' length counts.
             weights: accepted for torch compatibility; unused (as in torch).
