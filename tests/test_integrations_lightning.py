@@ -4,6 +4,9 @@ model on CPU; stock TensorBoard reads the metrics, hparams and graph back."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -44,13 +47,14 @@ TRAIN = textwrap.dedent("""
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
-    def train(logger, epochs=2):
+    def train(logger, epochs=2, **trainer_kwargs):
         torch.manual_seed(0)
         data = torch.utils.data.TensorDataset(torch.randn(16, 4), torch.randn(16, 1))
         loader = torch.utils.data.DataLoader(data, batch_size=4)
         trainer = pl.Trainer(max_epochs=epochs, logger=logger, log_every_n_steps=1,
                              enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, accelerator="cpu", devices=1)
+                             enable_model_summary=False, accelerator="cpu",
+                             **({"devices": 1} | trainer_kwargs))
         trainer.fit(Tiny(), loader)
         return trainer
 """)
@@ -159,6 +163,27 @@ def test_other_ranks_write_nothing(logdir: Path) -> None:
         rank_zero_only.rank = saved
     assert type(experiment).__name__ == "_DummyExperiment"
     assert list(logdir.iterdir()) == []
+
+
+def test_ddp_two_processes_rank_zero_writes(logdir: Path, tmp_path: Path) -> None:
+    """A real 2-process DDP run (gloo on CPU): one run directory, one event file."""
+    script = tmp_path / "ddp_train.py"
+    script.write_text(TRAIN + textwrap.dedent(f"""
+        from tblog.integrations.lightning import TBLogLogger
+        train(TBLogLogger({str(logdir)!r}), devices=2, strategy="ddp", num_nodes=1)
+    """))
+    launcher = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "NODE_RANK", "MASTER_PORT")
+    env = {k: v for k, v in os.environ.items() if k not in launcher}
+    env["MASTER_ADDR"] = "127.0.0.1"  # Lightning picks a free port
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=180, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    run = logdir / "lightning_logs" / "version_0"
+    assert sorted(p.name for p in (logdir / "lightning_logs").iterdir()) == ["version_0"]
+    assert len([p for p in run.iterdir() if "tfevents" in p.name]) == 1
+    # 16 samples over 2 ranks in batches of 4: 2 steps per epoch
+    assert [step for step, _ in scalars(run, "train_loss")] == [0, 1, 2, 3]
+    assert hparams(run)[2] == pytest.approx(EXPECTED_HPARAMS)
 
 
 def test_stock_tensorboard_logger_under_patch(logdir: Path) -> None:
