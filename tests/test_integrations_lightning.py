@@ -4,6 +4,7 @@ model on CPU; stock TensorBoard reads the metrics, hparams and graph back."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -197,3 +198,19 @@ def test_stock_tensorboard_logger_under_patch(logdir: Path) -> None:
     """))
     assert out == {"tblog": True, "log_dir": str(logdir / "lightning_logs" / "version_0")}
     check_run(out["log_dir"])
+
+
+def test_logger_class_per_flavour() -> None:
+    from tblog.integrations import lightning
+
+    assert lightning.logger_class("pytorch_lightning") is lightning.TBLogLogger
+    assert issubclass(lightning.TBLogLogger, pl.loggers.TensorBoardLogger)
+    with pytest.raises(ValueError, match="package must be one of"):
+        lightning.logger_class("lightning_fabric")
+    if importlib.util.find_spec("lightning") is None:
+        with pytest.raises(ImportError, match="pip install lightning"):
+            lightning.logger_class("lightning.pytorch")
+    else:
+        import lightning.pytorch as lpl
+
+        assert issubclass(lightning.logger_class("lightning.pytorch"), lpl.loggers.Logger)
