@@ -9,7 +9,9 @@ summary builders and is also a mapping onto the current run's summary.
 
 from typing import Any
 
+from tblog import _patch
 from tblog._distributed import reduce_scalar, reduce_scalars
+from tblog._patch import patch, unpatch
 from tblog.tracking import _summary
 from tblog.writer import FileWriter, NullSummaryWriter, SummaryWriter
 
@@ -41,26 +43,30 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "__version__",
+    "alert",
     "Audio",
+    "config",
     "FileWriter",
+    "finish",
     "Histogram",
     "Image",
+    "init",
+    "log",
     "NullSummaryWriter",
+    "patch",
+    "reduce_scalar",
+    "reduce_scalars",
     "Run",
+    "save",
+    "summary",
     "SummaryWriter",
     "Table",
     "Text",
-    "Video",
-    "__version__",
-    "alert",
-    "config",
-    "finish",
-    "init",
-    "log",
-    "reduce_scalar",
-    "reduce_scalars",
-    "save",
-    "summary",
+    "unpatch",
     "unwatch",
+    "Video",
     "watch",
 ]
+
+_patch.patch_from_environment()  # TBLOG_PATCH=1: docs/integrations.md
