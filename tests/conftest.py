@@ -24,6 +24,9 @@ if str(Path(__file__).parent) not in sys.path:
 
 from tbutil import EventFileReport, TensorBoardServer, validate_event_files  # noqa: E402
 
+# Bounded memory, with the peak and the tests that raised it in the summary.
+pytest_plugins = ["memory_guard"]
+
 _REPORT_KEY = pytest.StashKey[EventFileReport]()
 _SERVERS_KEY = pytest.StashKey[list[TensorBoardServer]]()
 

@@ -23,8 +23,16 @@ from tblog import _verify
 
 # What every child script starts with: the writer class, and a flushed stdout
 # line per checkpoint the parent waits for.
+#
+# Ctrl-C: a child started by a background job of a non-interactive shell (as CI
+# launches the suite) inherits SIGINT as ignored, and Python then installs no
+# KeyboardInterrupt handler. Children restore it, so they behave the same under
+# any launcher, unless a test asks for the inherited disposition on purpose
+# (TBLOG_TEST_SIGINT=inherit, see start_python(sigint_ignored=True)).
 PRELUDE = """\
-import os, sys, time
+import os, signal, sys, time
+if os.environ.get("TBLOG_TEST_SIGINT") != "inherit":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 from tblog import SummaryWriter
 
 def say(*words):
@@ -63,8 +71,20 @@ def run_python(
         ) from None
 
 
-def start_python(body: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``body`` in a fresh interpreter with piped, line-buffered text stdout."""
+def _ignore_sigint() -> None:  # runs in the child between fork and exec
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_python(
+    body: str, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False
+) -> subprocess.Popen[str]:
+    """Start ``body`` in a fresh interpreter with piped, line-buffered text stdout.
+
+    ``sigint_ignored=True`` starts it with SIGINT ignored, as a background job
+    of a non-interactive shell is, and keeps it so (see :data:`PRELUDE`).
+    """
+    if sigint_ignored:
+        env = {**(env or {}), "TBLOG_TEST_SIGINT": "inherit"}
     return subprocess.Popen(
         [sys.executable, "-c", script(body), *args],
         stdout=subprocess.PIPE,
@@ -72,6 +92,7 @@ def start_python(body: str, *args: str, env: dict[str, str] | None = None) -> su
         text=True,
         bufsize=1,
         env=child_env(env),
+        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509
     )
 
 
@@ -79,6 +100,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("TBLOG_SIGTERM_HANDLER", None)
+    env.pop("TBLOG_TEST_SIGINT", None)
     env.update(extra or {})
     return env
 

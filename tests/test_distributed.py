@@ -282,3 +282,17 @@ def test_reduce_without_a_process_group_is_the_identity() -> None:
 def test_reduce_rejects_bad_input(call: object, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()  # type: ignore[operator]
+
+
+def test_null_writer_overrides_every_public_method() -> None:
+    """A new SummaryWriter method must be listed in NullSummaryWriter, or a rank
+    that should not log would write through it."""
+    from tblog import NullSummaryWriter, SummaryWriter
+
+    public = {
+        name for name in dir(SummaryWriter)
+        if not name.startswith("_") and callable(getattr(SummaryWriter, name))
+    }
+    kept = {"get_logdir"}  # answers, writes nothing
+    for name in public - kept:
+        assert getattr(NullSummaryWriter, name) is not getattr(SummaryWriter, name), name

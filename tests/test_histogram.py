@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from tbutil import load_run_events
 
 from tblog import SummaryWriter, _convert
-from tblog.proto import histogram_pb2
+from tblog.proto import histogram_pb2, summary_pb2
 from tblog.summary import _histogram_counts as C
 from tblog.summary import histogram as H
 
@@ -194,7 +194,9 @@ def test_hand_encoding_equals_generated_message() -> None:
 
 
 def test_summary_bytes_parse_as_generated() -> None:
-    summary = H.histogram("a/b", np.arange(10.0))
+    summary = summary_pb2.Summary.FromString(
+        H.summary("a/b", H.histogram_proto_bytes(np.arange(10.0)))
+    )
     assert summary.value[0].tag == "a/b"
     assert summary.value[0].histo.num == 10
 
@@ -203,7 +205,7 @@ def test_torch_device_path_matches_numpy() -> None:
     # The accelerator path, run on CPU tensors: same bytes as the numpy path.
     for values in (torch.randn(30_000), torch.randn(500, dtype=torch.float64) * 1e5,
                    torch.randint(-5, 5, (100,)), torch.randn(64, dtype=torch.bfloat16)):
-        stats = _convert.torch_bucket_counts(values, H.half_open_edges)
+        stats = H.torch_stats(values)
         device = H.histogram_from_stats(*stats)
         host = H.histogram_proto_bytes(_convert.to_numpy(values))
         a, b = parse(device), parse(host)
@@ -212,7 +214,7 @@ def test_torch_device_path_matches_numpy() -> None:
         )
         assert a.sum == pytest.approx(b.sum, rel=1e-9, abs=1e-9)
         assert a.sum_squares == pytest.approx(b.sum_squares, rel=1e-9)
-    nan_stats = _convert.torch_bucket_counts(torch.tensor([1.0, float("nan")]), H.half_open_edges)
+    nan_stats = H.torch_stats(torch.tensor([1.0, float("nan")]))
     with pytest.raises(ValueError, match="NaN or infinite"):
         H.histogram_from_stats(*nan_stats)
 

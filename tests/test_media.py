@@ -356,9 +356,9 @@ def test_input_is_copied_before_deferred_encoding(
     source = np.full((3, 40, 40), 7, np.uint8)
     tensor = torch.full((3, 40, 40), 0.5)
     with SummaryWriter(logdir) as writer:
-        file_writer = writer._get_file_writer()
+        events = writer._get_file_writer().event_writer
         held: list[Any] = []  # encode only after the user changed the inputs
-        monkeypatch.setattr(file_writer, "add_deferred", held.append)
+        monkeypatch.setattr(events, "add_deferred", held.append)
         writer.add_image("numpy", source, 0)
         writer.add_image("torch", tensor, 0)
         writer.add_video("video", source[None, None], 0)
@@ -366,7 +366,7 @@ def test_input_is_copied_before_deferred_encoding(
         tensor.fill_(1.0)
         assert len(held) == 3
         for make_record in held:
-            file_writer.add_record(make_record())
+            events.add_record(make_record())
     values = {
         v.tag: v for e in tbutil.load_run_events(logdir, migrate=False) for v in e.summary.value
     }
@@ -458,7 +458,9 @@ BAD_CALLS: dict[str, tuple[Any, type, str]] = {
         TypeError,
         r"add_image\(tag='t'\): img_tensor must be a numpy array, torch tensor",
     ),
-    "image-tag": (lambda w: w.add_image(3, IMG), TypeError, "add_image: tag must be a str"),
+    "image-tag": (
+        lambda w: w.add_image(3, IMG), TypeError, r"add_image\(tag=3\): tag must be a str"
+    ),
     "image-walltime": (
         lambda w: w.add_image("t", IMG, walltime=float("nan")),
         ValueError,

@@ -219,8 +219,11 @@ def test_pickled_writer_opens_its_own_file_lazily(logdir: Path) -> None:
     clone = pickle.loads(pickle.dumps(writer))
     twin = copy.deepcopy(writer)
     assert len(event_files(logdir)) == 1  # nothing opened until they write
-    assert (clone.log_dir, clone._max_queue, clone._flush_secs) == (str(logdir), 3, 5)
+    assert clone.log_dir == str(logdir)
     clone.add_scalar("loss", 2.0, 2)
+    events = clone.file_writer.event_writer  # the clone's own file, with the same settings
+    assert (events.max_queue, events.flush_secs, events.filename_suffix) == (3, 5, ".x")
+    assert events.path.endswith(".x")
     twin.close()  # never wrote: never made a file
     writer.close()
     clone.close()

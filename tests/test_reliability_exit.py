@@ -128,6 +128,27 @@ def test_signal_while_logging_keeps_everything_before_it(
     assert verify(logdir)[0] == 0
 
 
+def test_inherited_ignored_sigint_neither_hangs_nor_loses(logdir: Path) -> None:
+    """Started with SIGINT ignored (a background job of a non-interactive shell),
+    a process keeps ignoring Ctrl-C: tblog must not change that, must keep
+    logging through it, and must still lose nothing when SIGTERM ends it."""
+    proc = start_python(BUSY_CHILD, str(logdir), "10", sigint_ignored=True)
+    logged = 0
+    while logged < 5000:
+        logged = int(read_line(proc))
+    kill(proc, signal.SIGINT)
+    after_sigint = logged
+    while logged < after_sigint + 5000:  # still alive and logging
+        logged = int(read_line(proc))
+    kill(proc, signal.SIGTERM)
+    code, _, err = finish(proc)
+    assert code == -signal.SIGTERM, err
+    steps = _steps(logdir)
+    assert len(steps) >= logged
+    assert steps == list(range(len(steps)))
+    assert verify(logdir)[0] == 0
+
+
 @pytest.mark.parametrize("how", ["after-whole-write", "after-partial-write"])
 @pytest.mark.parametrize("deferred", [False, True], ids=["buffer", "deferred-queue"])
 @pytest.mark.parametrize("nth_write", [1, 2, 3])

@@ -99,6 +99,55 @@ def test_scalar_methods_reject_bad_arguments_before_writing(
     assert run_scalars(logdir) == [("before", 1, 1.0), ("after", 2, 2.0)]
 
 
+# -- sizes that would allocate in proportion to a number the user typed ----------------
+
+_OUTLIER = np.concatenate([np.linspace(0.0, 1.0, 1000), [1e12]])  # "fd" wants ~10**13 bins
+
+SIZE_CASES: list[tuple[Callable[[SummaryWriter], None], str]] = [
+    (lambda w: w.add_histogram("h", [1.0, 2.0], 1, bins=2**31), r"bins asks for 2,147,483,648"),
+    (lambda w: w.add_histogram("h", [1.0, 2.0], 1, bins=100_001), r"at most 100,000 are"),
+    (lambda w: w.add_histogram("h", _OUTLIER, 1, bins="fd"), r"bins='fd' asks for .* buckets"),
+    (
+        lambda w: w.add_pr_curve("p", [1, 0], [0.9, 0.1], 1, num_thresholds=10_000_000),
+        r"num_thresholds asks for 10,000,000 thresholds; at most 100,000",
+    ),
+    (
+        lambda w: w.add_pr_curve_raw("p", *[[1.0]] * 6, 1, num_thresholds=10**12),
+        r"num_thresholds asks for",
+    ),
+    (
+        lambda w: w.add_image_with_boxes("i", np.zeros((3, 8, 8)), [[0, 0, 1, 1]], 1, rescale=1e5),
+        r"rescale=100000.0 asks for .* pixels",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, match", SIZE_CASES)
+def test_sizes_are_bounded_with_a_clear_error(
+    logdir: Path, call: Callable[[SummaryWriter], None], match: str
+) -> None:
+    """A size that would allocate gigabytes is refused before anything is
+    allocated (under the suite's memory cap these calls would otherwise die of
+    MemoryError, or without it take the machine), and nothing is lost."""
+    writer = SummaryWriter(logdir, max_queue=1)
+    writer.add_scalar("before", 1.0, 1)
+    with pytest.raises(ValueError, match=match):
+        call(writer)
+    writer.add_scalar("after", 2.0, 2)
+    writer.close()
+    assert run_scalars(logdir) == [("before", 1, 1.0), ("after", 2, 2.0)]
+
+
+def test_sizes_at_the_limit_are_accepted(logdir: Path) -> None:
+    from tblog import _limits
+
+    with SummaryWriter(logdir) as writer:
+        writer.add_histogram("h", [1.0, 2.0], 1, bins=_limits.MAX_HISTOGRAM_BUCKETS)
+        writer.add_histogram("h", _OUTLIER[:-1], 2, bins="fd")  # no outlier: a few buckets
+        writer.add_pr_curve("p", [1, 0], [0.9, 0.1], 1, num_thresholds=_limits.MAX_PR_THRESHOLDS)
+    assert verify(logdir)[0] == 0
+
+
 # -- hypothesis: junk of every kind ---------------------------------------------------
 
 _DTYPES = st.one_of(

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tblog._scalar_event import ScalarEventEncoder, varint
+from tblog._scalar_event import ScalarEventEncoder
+from tblog._wire import varint
 from tblog.proto import event_pb2, summary_pb2
 
 

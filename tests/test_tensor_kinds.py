@@ -16,8 +16,7 @@ from tensorboard.compat.proto import tensor_pb2 as tb_tensor_pb2
 from tensorboard.plugins.custom_scalar import layout_pb2 as tb_layout_pb2
 from tensorboard.util import tensor_util
 
-from tblog import SummaryWriter
-from tblog._methods_tensors import _event_bytes
+from tblog import SummaryWriter, _wire
 from tblog.proto import event_pb2, layout_pb2, summary_pb2, tensor_pb2
 from tblog.summary import custom_scalars as CS
 from tblog.summary import histogram as H
@@ -28,6 +27,11 @@ from tblog.summary import text as X
 
 torch = pytest.importorskip("torch")
 torch_summary = pytest.importorskip("torch.utils.tensorboard.summary")
+
+
+def parse(summary: bytes) -> summary_pb2.Summary:
+    """tblog's builders return serialized Summaries."""
+    return summary_pb2.Summary.FromString(summary)
 
 
 def ndarray(tensor: object) -> np.ndarray:
@@ -46,16 +50,16 @@ def summaries(logdir: Path) -> list[event_pb2.Event]:
 @pytest.mark.parametrize("step", [0, 1, 127, 128, 2**40, -1, -(2**63)])
 @pytest.mark.parametrize("wall_time", [0.0, -0.0, 1.7e9, 1e-300])
 def test_event_bytes_equal_generated(step: int, wall_time: float) -> None:
-    summary = X.text("t", "x")
+    summary = summary_pb2.Summary.FromString(X.summary("t", "x"))
     expected = event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
-    ours = _event_bytes(summary.SerializeToString(), step, wall_time)
+    ours = _wire.summary_event(wall_time, step, summary.SerializeToString())
     assert ours == expected.SerializeToString()
 
 
 # -- text -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["hello", "", "é ☃ " * 100, "x" * 300])
+@pytest.mark.parametrize("text", ["hello", "", "é ☃ " * 100, "x" * 300, "y" * 117, "z" * 118])
 @pytest.mark.parametrize("tag", ["t", "", "a/b c"])
 def test_text_bytes_equal_torchs(tag: str, text: str) -> None:
     ours = X.TextEncoder().summary_bytes(tag, text)
@@ -63,13 +67,13 @@ def test_text_bytes_equal_torchs(tag: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("step", [0, 1, 16383, 16384, 2**62])
-@pytest.mark.parametrize("size", [0, 5, 120, 16400])
-def test_text_event_fast_path_equals_generated(step: int, size: int) -> None:
+@pytest.mark.parametrize("size", [0, 5, 117, 118, 119, 120, 16300, 16400])
+def test_text_event_equals_generated(step: int, size: int) -> None:
     text = ("ab é " * size)[:size]
     tag = "t" * (size % 200)
     summary = summary_pb2.Summary.FromString(torch_summary.text(tag, text).SerializeToString())
     expected = event_pb2.Event(wall_time=1.7e9 + 0.25, step=step, summary=summary)
-    ours = X.TextEncoder().event_bytes(tag, text, step, 1.7e9 + 0.25)
+    ours = _wire.summary_event(1.7e9 + 0.25, step, X.TextEncoder().summary_bytes(tag, text))
     assert ours == expected.SerializeToString()
 
 
@@ -86,7 +90,7 @@ def test_text_table_bytes_equal_generated() -> None:
     )])
     assert X.TextEncoder().summary_bytes("t", cells) == expected.SerializeToString()
     assert X.TextEncoder().summary_bytes("t", np.array(cells)) == expected.SerializeToString()
-    one_d = X.text("t", ["a", "b"]).value[0].tensor
+    one_d = summary_pb2.Summary.FromString(X.summary("t", ["a", "b"])).value[0].tensor
     assert ndarray(one_d).tolist() == [b"a", b"b"]
 
 
@@ -125,7 +129,7 @@ def test_pr_curve_equals_torchs(num_thresholds: int, weighted: bool) -> None:
     predictions[:3] = [0.0, 1.0, 0.5]
     weights = rng.random(70_000) if weighted else None
     theirs = torch_summary.pr_curve("p", labels, predictions, num_thresholds, weights)
-    ours = P.pr_curve("p", labels, predictions, num_thresholds, weights)
+    ours = parse(P.summary("p", P.compute_curve(labels, predictions, num_thresholds, weights)))
     assert ndarray(ours.value[0].tensor).tolist() == ndarray(theirs.value[0].tensor).tolist()
     assert ours.value[0].tensor.dtype == theirs.value[0].tensor.dtype == T.DT_FLOAT
     assert ours.value[0].metadata == summary_pb2.SummaryMetadata.FromString(
@@ -137,7 +141,8 @@ def test_pr_curve_above_127_thresholds_is_honoured() -> None:
     # Deliberate difference: torch lowers num_thresholds to 127.
     data = P.compute_curve(np.array([1, 0, 1]), np.array([0.9, 0.2, 0.6]), 200)
     assert data.shape == (6, 200)
-    value = P.pr_curve("p", np.array([1, 0]), np.array([0.9, 0.2]), 200).value[0]
+    value = parse(P.summary("p", P.compute_curve(np.array([1, 0]), np.array([0.9, 0.2]), 200)))
+    value = value.value[0]
     assert ndarray(value.tensor).shape == (6, 200)
     assert b"\x10\xc8\x01" in value.metadata.plugin_data.content  # num_thresholds = 200
 
@@ -145,7 +150,7 @@ def test_pr_curve_above_127_thresholds_is_honoured() -> None:
 def test_pr_curve_raw_equals_torchs() -> None:
     rows = [np.arange(5, dtype=np.float64) * (i + 1) for i in range(6)]
     theirs = torch_summary.pr_curve_raw("r", *rows, num_thresholds=5)
-    ours = summary_pb2.Summary.FromString(P.pr_curve_bytes("r", P.raw_data(*rows))).value[0]
+    ours = parse(P.summary("r", P.raw_data(*rows))).value[0]
     assert ndarray(ours.tensor).tolist() == ndarray(theirs.value[0].tensor).tolist()
     assert ours.metadata.SerializeToString() == theirs.value[0].metadata.SerializeToString()
 
@@ -206,7 +211,7 @@ LAYOUT = {
 
 
 def test_custom_scalars_bytes_equal_torchs() -> None:
-    assert CS.custom_scalars(LAYOUT).SerializeToString() == (
+    assert CS.summary(CS.layout_proto(LAYOUT)) == (
         torch_summary.custom_scalars(LAYOUT).SerializeToString()
     )
 
@@ -288,7 +293,7 @@ def test_mesh_equals_torchs(parts: str, config: dict | None) -> None:
     theirs = torch_summary.mesh("m", torch.from_numpy(vertices),
                                 None if colors is None else torch.from_numpy(colors),
                                 None if faces is None else torch.from_numpy(faces), config)
-    ours = M.mesh("m", vertices, colors, faces, config)
+    ours = parse(M.summary("m", vertices, colors, faces, config))
     assert [v.tag for v in ours.value] == [v.tag for v in theirs.value]
     for mine, other in zip(ours.value, theirs.value, strict=True):
         assert mine.metadata.SerializeToString() == other.metadata.SerializeToString()
@@ -343,7 +348,7 @@ def test_mesh_bad_input(logdir: Path, change: dict, error: type, message: str) -
     ids=["f32", "i64", "rank0", "bool", "c64", "u8", "big-endian", "empty-f16"],
 )
 def test_tensor_round_trip(value: np.ndarray) -> None:
-    proto = T.tensor("t", value).value[0]
+    proto = parse(T.summary("t", value)).value[0]
     assert proto.metadata.plugin_data.plugin_name == "tensor"
     assert proto.metadata.data_class == summary_pb2.DATA_CLASS_TENSOR
     back = ndarray(proto.tensor)
@@ -355,7 +360,7 @@ def test_tensor_values_equal_torchs() -> None:
     for value in (torch.arange(6, dtype=torch.float32).reshape(3, 2),
                   torch.tensor([1, -2, 3], dtype=torch.int32), torch.tensor([True, False])):
         theirs = ndarray(torch_summary.tensor_proto("t", value).value[0].tensor)
-        ours = ndarray(T.tensor("t", value.numpy()).value[0].tensor)
+        ours = ndarray(parse(T.summary("t", value.numpy())).value[0].tensor)
         assert ours.dtype == theirs.dtype and ours.tolist() == theirs.tolist()
 
 
@@ -372,7 +377,7 @@ def test_tensor_encoding_equals_generated() -> None:
             tensor_content=value.tobytes(),
         ),
     )])
-    assert T.tensor_summary_bytes("t", value) == expected.SerializeToString()
+    assert T.summary("t", value) == expected.SerializeToString()
 
 
 def test_tensor_bad_input(logdir: Path) -> None:
@@ -407,7 +412,8 @@ def test_histogram_bytes_equal_torchs_for_integer_values() -> None:
 
     values = np.random.default_rng(5).integers(-50, 50, 1000)
     theirs = torch_summary.histogram("h", values, H.DEFAULT_EDGES.tolist())
-    assert H.histogram("h", values).SerializeToString() == theirs.SerializeToString()
+    ours = H.summary("h", H.histogram_proto_bytes(values))
+    assert ours == theirs.SerializeToString()
 
 
 def test_writer_methods_keep_torchs_positional_order(logdir: Path) -> None:

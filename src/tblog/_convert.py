@@ -8,7 +8,6 @@ of their arrays.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -157,42 +156,6 @@ def to_text(value: Any, name: str = "tag") -> str:
 def on_accelerator(value: Any) -> bool:
     """True for a torch tensor that lives on a device other than the CPU."""
     return getattr(value, "is_cpu", True) is False and _framework(value) == "torch"
-
-
-def torch_bucket_counts(
-    tensor: Any, edges_for: Callable[[np.dtype], np.ndarray]
-) -> tuple[np.ndarray, float, float, int, float, float]:
-    """Histogram a torch tensor where it lives; copy back only the results.
-
-    For GPU tensors: rather than moving every value to the host, buckets are
-    counted on the device and only the counts and five numbers cross over.
-    ``edges_for(dtype)`` gives increasing half-open edges (``e[i] <= x <
-    e[i+1]``) for float32 or float64 values; integers of up to 16 bits,
-    bool and 16-bit floats are exact in float32, others use float64 (torch
-    casts to float64).
-
-    Returns:
-        (counts per bucket, min, max, number of values, sum, sum of squares),
-        the sums accumulated in float64. min/max are NaN or infinite when the
-        tensor holds such values (the caller rejects them).
-    """
-    import torch
-
-    values = tensor.detach().reshape(-1)
-    if values.is_complex():
-        raise TypeError(f"values must be real numbers, got dtype {values.dtype}")
-    small = values.dtype in (torch.float16, torch.bfloat16, torch.bool, torch.uint8,
-                             torch.int8, torch.int16, torch.float32)
-    values = values.float() if small else values.double()
-    dtype = np.dtype(np.float32 if small else np.float64)
-    edges = torch.tensor(edges_for(dtype), device=values.device)
-    # bucketize(right=True) is i with e[i-1] <= x < e[i]: bucket i - 1.
-    index = torch.bucketize(values, edges, right=True)
-    counts = torch.bincount(index, minlength=len(edges) + 1)[1 : len(edges)]
-    wide = values.double()
-    stats = torch.stack([values.min().double(), values.max().double(), wide.sum(), wide.dot(wide)])
-    low, high, total, squares = stats.cpu().tolist()
-    return counts.cpu().numpy(), low, high, values.numel(), total, squares
 
 
 class naming_errors:  # noqa: N801 - used as a context manager, reads like a function

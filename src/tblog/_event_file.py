@@ -65,6 +65,7 @@ _CHECK_INTERVAL = 1.0
 _MAX_NAME_BYTES = 255
 
 _U32 = struct.Struct("<I")
+_side_file_lock = threading.Lock()
 _file_counter = itertools.count()  # process-wide, so two writers never share a name
 
 
@@ -206,6 +207,18 @@ class EventFileWriter:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def max_queue(self) -> int:
+        return self._max_queue
+
+    @property
+    def flush_secs(self) -> float:
+        return self._flush_secs
+
+    @property
+    def filename_suffix(self) -> str:
+        return self._suffix
+
     def add_record(self, data: bytes) -> None:
         """Queue one serialized ``Event``; write the queue out if it is full."""
         # frame() inlined: this runs once per add_scalar.
@@ -295,6 +308,40 @@ class EventFileWriter:
                     fd, self._fd = self._fd, None
                     with contextlib.suppress(OSError):
                         os.close(fd)
+
+    def write_file(self, relative: str, data: bytes) -> None:
+        """Store a side file under the run directory (temp file + rename)."""
+        parts = relative.split("/")
+        for part in parts:
+            check_name(part, "side file path part")
+        path = os.path.join(self._logdir, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
+        try:
+            with open(temp, "wb") as file:
+                file.write(data)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(temp)
+            raise
+
+    def update_file(self, relative: str, update: Callable[[bytes | None], bytes]) -> None:
+        """Replace a side file by ``update(old bytes or None)`` under an exclusive lock."""
+        import fcntl
+
+        with _side_file_lock:
+            fd = os.open(self._logdir, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    with open(os.path.join(self._logdir, *relative.split("/")), "rb") as file:
+                        old: bytes | None = file.read()
+                except FileNotFoundError:
+                    old = None
+                self.write_file(relative, update(old))
+            finally:
+                os.close(fd)
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError(

@@ -3,7 +3,8 @@
 Produces exactly the bytes of ``Event(wall_time, step, summary=Summary(value=[
 Value(tag, simple_value)])).SerializeToString()`` (proven in
 tests/test_scalar_event.py) at a fraction of the cost: the tag's part of the
-message is encoded once and cached, and a call only packs two numbers.
+message is encoded once (with ``tblog._wire``) and cached, and a call only
+packs two numbers. It inlines ``_wire.event_head`` because it runs per call.
 """
 
 from __future__ import annotations
@@ -11,47 +12,20 @@ from __future__ import annotations
 import math
 import struct
 
+from tblog._wire import STEP_KEY, WALL_TIME_KEY, field, float32_bytes, varint
+
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
-_WALL_TIME_KEY = b"\x09"  # field 1, fixed64
-_STEP_KEY = b"\x10"  # field 2, varint
 _MAX_CACHED_TAGS = 100_000
-
-
-def varint(value: int) -> bytes:
-    """Protobuf base-128 varint; negative int64 values take ten bytes."""
-    if value < 0:
-        value += 1 << 64
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _length_delimited(key: int, payload: bytes) -> bytes:
-    return bytes((key,)) + varint(len(payload)) + payload
 
 
 def _tag_prefix(tag: str) -> bytes:
     """Everything of the event from field 5 up to the float's key."""
     # Value.tag = 1; proto3 leaves out an empty string.
-    tag_field = _length_delimited(0x0A, tag.encode("utf-8")) if tag else b""
-    value_length = len(tag_field) + 5  # + simple_value key and 4 bytes
-    value_head = b"\x0a" + varint(value_length)  # Summary.value = 1
-    summary_length = len(value_head) + value_length
-    return b"\x2a" + varint(summary_length) + value_head + tag_field + b"\x15"
-
-
-def float32_bytes(value: float) -> bytes:
-    """``value`` as a little-endian float32, out-of-range values becoming +-inf."""
-    try:
-        return _FLOAT.pack(value)
-    except OverflowError:  # as C's double -> float conversion does
-        return _FLOAT.pack(math.copysign(math.inf, value))
+    tag_field = field(0x0A, tag.encode("utf-8")) if tag else b""
+    value = tag_field + b"\x15"  # + simple_value's key; its 4 bytes follow per call
+    value_head = b"\x0a" + varint(len(value) + 4)  # Summary.value = 1
+    return b"\x2a" + varint(len(value_head) + len(value) + 4) + value_head + value
 
 
 class ScalarEventEncoder:
@@ -59,37 +33,36 @@ class ScalarEventEncoder:
 
     def __init__(self) -> None:
         self._prefixes: dict[str, bytes] = {}
-        self._last_step = 0
-        self._last_step_bytes = b""
+        # (step, its encoded field), replaced as one tuple: threads sharing a
+        # writer never pair one call's step with another's bytes.
+        self._last_step: tuple[int, bytes] = (0, b"")
 
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
         """The serialized ``Event`` for one ``simple_value`` scalar.
 
         ``tag`` must be a str, ``step`` an int in int64 range and ``value`` a
-        float; the caller checks.
+        float; the caller checks. Thread-safe.
         """
         prefix = self._prefixes.get(tag)
         if prefix is None:
             if len(self._prefixes) >= _MAX_CACHED_TAGS:
                 self._prefixes.clear()
             prefix = self._prefixes[tag] = _tag_prefix(tag)
-        if step != self._last_step:
-            self._last_step = step
+        last_step, step_bytes = self._last_step
+        if step != last_step:
             if 0 < step < 0x4000:  # one or two varint bytes: most steps, inline
-                self._last_step_bytes = (
+                step_bytes = (
                     bytes((0x10, step)) if step < 0x80
                     else bytes((0x10, (step & 0x7F) | 0x80, step >> 7))
                 )
             else:
-                self._last_step_bytes = _STEP_KEY + varint(step) if step else b""
+                step_bytes = STEP_KEY + varint(step) if step else b""
+            self._last_step = (step, step_bytes)
         try:
             packed_value = _FLOAT.pack(value)
         except OverflowError:
             packed_value = float32_bytes(value)
         # proto3 leaves out a zero wall_time (but keeps -0.0: its bits are not zero).
         if wall_time or math.copysign(1.0, wall_time) < 0:
-            return (
-                _WALL_TIME_KEY + _DOUBLE.pack(wall_time) + self._last_step_bytes
-                + prefix + packed_value
-            )
-        return self._last_step_bytes + prefix + packed_value
+            return WALL_TIME_KEY + _DOUBLE.pack(wall_time) + step_bytes + prefix + packed_value
+        return step_bytes + prefix + packed_value

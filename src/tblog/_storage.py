@@ -177,3 +177,29 @@ else:  # pragma: no cover
     atexit.register(_close_all)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- the facade's entry points (the storage core's contract) ----------------------
+
+
+def open_event_writer(
+    logdir: str, max_queue: int = 10, flush_secs: float = 120, filename_suffix: str = ""
+) -> Any:
+    """The event writer of ``logdir``: a local file, or rolling segments for a URL."""
+    from tblog._remote import open_event_writer as open_writer
+
+    return open_writer(logdir, max_queue, flush_secs, filename_suffix)
+
+
+def check_name(name: str, what: str) -> str:
+    """See ``tblog._event_file.check_name``."""
+    from tblog._event_file import check_name as check
+
+    return check(name, what)
+
+
+def check_event_record(data: bytes) -> bytes:
+    """See ``tblog._event_file.check_event_record``."""
+    from tblog._event_file import check_event_record as check
+
+    return check(data)

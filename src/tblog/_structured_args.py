@@ -221,3 +221,49 @@ def hparams_run(run_name: Any, in_run: bool) -> str | None:
     for part in parts:  # each a valid directory name (UTF-8, at most 255 bytes)
         check_name(part, f"add_hparams: run_name {run_name!r} has a part")
     return "/".join(parts) or None
+
+
+class HParamsRecord:
+    """What a writer's ``add_hparams`` calls recorded so far, per run.
+
+    TensorBoard takes the dashboard's columns from ONE run's experiment, picked
+    arbitrarily, so each new experiment lists every hparam, metric and domain
+    this writer has recorded so far, not just the call's.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[str, dict[str, HParamValue]] = {}  # run dir -> its hparams
+        self.hparams: dict[str, HParamValue] = {}
+        self.metrics: dict[str, float | None] = {}
+        self.domains: dict[str, list[HParamValue]] = {}
+
+    def check(self, run_dir: str, run: str | None, hparams: Mapping[str, HParamValue]) -> None:
+        """Raise ValueError if ``run_dir`` already recorded other hparams."""
+        recorded = self.runs.get(run_dir)
+        if recorded is not None and recorded != hparams:
+            raise ValueError(
+                f"add_hparams: run {run or '.'!r} already recorded different hparams "
+                f"({recorded}); TensorBoard shows only the first, use another run_name"
+            )
+
+    def new_run(
+        self,
+        run_dir: str,
+        hparams: dict[str, HParamValue],
+        metrics: Mapping[str, float | None],
+        domains: Mapping[str, list[HParamValue]],
+    ) -> list[bytes] | None:
+        """The three serialized summaries of a run not recorded before, else None."""
+        if run_dir in self.runs:
+            return None
+        for seen, new in ((self.hparams, hparams), (self.metrics, metrics),
+                          (self.domains, domains)):
+            for key, value in new.items():
+                seen.setdefault(key, value)  # type: ignore[attr-defined]
+        self.runs[run_dir] = hparams
+        now = time.time()
+        return [
+            hparams_summary.experiment(self.hparams, list(self.metrics), self.domains, now),
+            hparams_summary.session_start(hparams, now),
+            hparams_summary.session_end("success", now),
+        ]

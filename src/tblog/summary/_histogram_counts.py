@@ -16,7 +16,8 @@ torch computes (tests/test_histogram.py checks it, also by fuzzing).
 A large input is counted in two fixed halves, one on the caller's thread and
 one on a helper thread where a second CPU is free; both stay in float32 and
 read each value once, computing buckets, min/max and the float64 sums in the
-same cache-sized chunks.
+same cache-sized chunks. A torch tensor on an accelerator is counted where it
+lives (``torch_stats``): only the counts and five numbers cross to the host.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -272,3 +273,37 @@ def nonfinite_error(x: np.ndarray) -> ValueError:
         f"histograms need finite numbers (drop them first, e.g. "
         f"values[torch.isfinite(values)])"
     )
+
+
+def torch_stats(tensor: Any) -> tuple[np.ndarray, float, float, int, float, float]:
+    """Histogram a torch tensor where it lives; copy back only the results.
+
+    For GPU tensors: rather than moving every value to the host, buckets are
+    counted on the device and only the counts and five numbers cross over.
+    Buckets are ``half_open_edges`` of ``DEFAULT_EDGES`` (``e[i] <= x <
+    e[i+1]``) in float32 or float64; integers of up to 16 bits, bool and
+    16-bit floats are exact in float32, others use float64 (torch casts to
+    float64).
+
+    Returns:
+        (counts per bucket, min, max, number of values, sum, sum of squares),
+        the sums accumulated in float64. min/max are NaN or infinite when the
+        tensor holds such values (the caller rejects them).
+    """
+    import torch
+
+    values = tensor.detach().reshape(-1)
+    if values.is_complex():
+        raise TypeError(f"values must be real numbers, got dtype {values.dtype}")
+    small = values.dtype in (torch.float16, torch.bfloat16, torch.bool, torch.uint8,
+                             torch.int8, torch.int16, torch.float32)
+    values = values.float() if small else values.double()
+    dtype = np.dtype(np.float32 if small else np.float64)
+    edges = torch.tensor(half_open_edges(dtype), device=values.device)
+    # bucketize(right=True) is i with e[i-1] <= x < e[i]: bucket i - 1.
+    index = torch.bucketize(values, edges, right=True)
+    counts = torch.bincount(index, minlength=len(edges) + 1)[1 : len(edges)]
+    wide = values.double()
+    stats = torch.stack([values.min().double(), values.max().double(), wide.sum(), wide.dot(wide)])
+    low, high, total, squares = stats.cpu().tolist()
+    return counts.cpu().numpy(), low, high, values.numel(), total, squares

@@ -96,8 +96,8 @@ def encode_wav(pcm: np.ndarray, sample_rate: float) -> bytes:
     return output.getvalue()
 
 
-def audio(tag: str, pcm: np.ndarray, sample_rate: float = 44100) -> summary_pb2.Summary:
-    """A ``Summary`` with one clip: ``Summary.Audio{sample_rate, num_channels,
+def summary(tag: str, pcm: np.ndarray, sample_rate: float = 44100) -> bytes:
+    """Serialized ``Summary`` with one clip: ``Summary.Audio{sample_rate, num_channels,
     length_frames, encoded_audio_string=WAV, content_type="audio/wav"}``, as torch writes.
 
     Args:
@@ -113,4 +113,6 @@ def audio(tag: str, pcm: np.ndarray, sample_rate: float = 44100) -> summary_pb2.
         encoded_audio_string=encode_wav(pcm, sample_rate),
         content_type=CONTENT_TYPE,
     )
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, audio=clip)])
+    return summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, audio=clip)]
+    ).SerializeToString()

@@ -109,12 +109,7 @@ def metadata() -> summary_pb2.SummaryMetadata:
     return summary_pb2.SummaryMetadata.FromString(metadata_bytes(PLUGIN_NAME))
 
 
-def layout_summary_bytes(layout: layout_pb2.Layout) -> bytes:
+def summary(layout: layout_pb2.Layout) -> bytes:
     """Serialized ``Summary`` holding ``layout`` as torch writes it."""
     tensor = tensor_bytes(DT_STRING, [], strings=[layout.SerializeToString()])
     return summary_bytes(value_bytes(CONFIG_TAG, tensor, metadata_bytes(PLUGIN_NAME)))
-
-
-def custom_scalars(layout: Mapping[str, Mapping[str, Sequence[Any]]]) -> summary_pb2.Summary:
-    """A ``Summary`` with the layout dict's charts."""
-    return summary_pb2.Summary.FromString(layout_summary_bytes(layout_proto(layout)))

@@ -139,22 +139,17 @@ def graph_def(nodes: Iterable[node_def_pb2.NodeDef]) -> graph_pb2.GraphDef:
     return graph_pb2.GraphDef(node=list(nodes), versions={"producer": GRAPH_PRODUCER})
 
 
-def graph_event(graph: graph_pb2.GraphDef) -> event_pb2.Event:
-    """The event carrying a graph (time and step set by the writer)."""
-    return event_pb2.Event(graph_def=graph.SerializeToString())
+def run_metadata(tag: str = RUN_METADATA_TAG, device: str = "/device:CPU:0") -> bytes:
+    """Serialized ``TaggedRunMetadata`` torch writes after a graph: one device, no stats.
 
-
-def run_metadata_event(
-    tag: str = RUN_METADATA_TAG, device: str = "/device:CPU:0"
-) -> event_pb2.Event:
-    """The tagged run metadata torch writes after a graph: one device, no stats."""
+    The writer puts it in an ``Event.tagged_run_metadata``; the graph itself goes
+    in ``Event.graph_def`` as ``graph.SerializeToString()``.
+    """
     metadata = config_pb2.RunMetadata(
         step_stats=step_stats_pb2.StepStats(
             dev_stats=[step_stats_pb2.DeviceStepStats(device=device)]
         )
     )
-    return event_pb2.Event(
-        tagged_run_metadata=event_pb2.TaggedRunMetadata(
-            tag=tag, run_metadata=metadata.SerializeToString()
-        )
-    )
+    return event_pb2.TaggedRunMetadata(
+        tag=tag, run_metadata=metadata.SerializeToString()
+    ).SerializeToString()

@@ -14,15 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from tblog._scalar_event import varint
-from tblog.proto import summary_pb2
+from tblog import _limits
+from tblog._wire import field, varint
 from tblog.summary._histogram_counts import (
     DEFAULT_EDGES,
     default_stats,
     float64_sums,
     nonfinite_error,
+    torch_stats,
 )
 from tblog.summary._histogram_counts import half_open_edges as half_open_edges  # re-exported
+
+__all__ = ["DEFAULT_EDGES", "half_open_edges", "torch_stats"]
 
 PLUGIN_NAME = "histograms"
 
@@ -140,6 +143,18 @@ def check_max_bins(max_bins: Any) -> int | None:
     return int(max_bins)
 
 
+def _check_bucket_count(x: np.ndarray, bins: Any) -> None:
+    """Refuse ``bins`` that would make more than ``MAX_HISTOGRAM_BUCKETS`` buckets."""
+    if isinstance(bins, str):
+        count = _limits.estimated_bucket_count(x, bins)
+        name = f"bins={bins!r}"
+    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        count, name = int(bins), "bins"
+    else:  # explicit edges: as many as the caller already holds
+        count, name = int(np.size(bins)) - 1, "bins"
+    _limits.check_at_most(count, _limits.MAX_HISTOGRAM_BUCKETS, name, "histogram buckets")
+
+
 def histogram_proto_bytes(
     values: np.ndarray, bins: Any = "tensorflow", max_bins: Any = None
 ) -> bytes:
@@ -157,7 +172,8 @@ def histogram_proto_bytes(
     Raises:
         TypeError: the values are not real numbers.
         ValueError: no values, a NaN or infinite value, every value outside
-            the bins, or bad ``bins``/``max_bins``.
+            the bins, bad ``bins``/``max_bins``, or ``bins`` that would make
+            more than ``tblog._limits.MAX_HISTOGRAM_BUCKETS`` buckets.
     """
     max_bins = check_max_bins(max_bins)
     x = _as_float_vector(values)
@@ -168,6 +184,7 @@ def histogram_proto_bytes(
         low, high = float(x.min()), float(x.max())
         if not (math.isfinite(low) and math.isfinite(high)):
             raise nonfinite_error(x)
+        _check_bucket_count(x, bins)
         try:
             counts, edges = np.histogram(x.astype(np.float64, copy=False), bins=bins)
         except (ValueError, TypeError) as exc:
@@ -228,32 +245,8 @@ def raw_histogram_bytes(
     return encode_histogram_proto(low, high, num, total, squares, limits, counts)
 
 
-def summary_bytes(tag: str, histo: bytes) -> bytes:
-    """Serialized ``Summary{value: [{tag, histo}]}`` around a ``HistogramProto``."""
+def summary(tag: str, histo: bytes) -> bytes:
+    """Serialized ``Summary{value: [{tag, histo}]}`` around a serialized ``HistogramProto``."""
     encoded_tag = tag.encode("utf-8")
-    value = b"\x0a" + varint(len(encoded_tag)) + encoded_tag if encoded_tag else b""
-    value += b"\x2a" + varint(len(histo)) + histo
-    return b"\x0a" + varint(len(value)) + value
-
-
-def histogram(
-    tag: str, values: np.ndarray, bins: Any = "tensorflow", max_bins: Any = None
-) -> summary_pb2.Summary:
-    """A ``Summary`` with one ``histo`` value; see :func:`histogram_proto_bytes`."""
-    histo = histogram_proto_bytes(values, bins, max_bins)
-    return summary_pb2.Summary.FromString(summary_bytes(tag, histo))
-
-
-def histogram_raw(
-    tag: str,
-    min: float,  # noqa: A002 - torch's argument names
-    max: float,  # noqa: A002
-    num: float,
-    sum: float,  # noqa: A002
-    sum_squares: float,
-    bucket_limits: np.ndarray,
-    bucket_counts: np.ndarray,
-) -> summary_pb2.Summary:
-    """A ``Summary`` with a histogram given by its parts; see :func:`raw_histogram_bytes`."""
-    histo = raw_histogram_bytes(min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
-    return summary_pb2.Summary.FromString(summary_bytes(tag, histo))
+    value = field(0x0A, encoded_tag) if encoded_tag else b""
+    return field(0x0A, value + field(0x2A, histo))

@@ -52,14 +52,15 @@ def to_value(value: HParamValue) -> struct_pb2.Value:
     return struct_pb2.Value(number_value=float(value))
 
 
-def _summary(tag: str, data: hparams_plugin_data_pb2.HParamsPluginData) -> summary_pb2.Summary:
+def _summary(tag: str, data: hparams_plugin_data_pb2.HParamsPluginData) -> bytes:
     data.version = PLUGIN_DATA_VERSION
     metadata = summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(
             plugin_name=PLUGIN_NAME, content=data.SerializeToString()
         )
     )
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=metadata)])
+    value = summary_pb2.Summary.Value(tag=tag, metadata=metadata)
+    return summary_pb2.Summary(value=[value]).SerializeToString()
 
 
 def experiment(
@@ -67,8 +68,8 @@ def experiment(
     metric_tags: Iterable[str],
     domains: Mapping[str, Sequence[HParamValue]] | None = None,
     time_created_secs: float = 0.0,
-) -> summary_pb2.Summary:
-    """The experiment summary: one ``HParamInfo`` per hparam, one ``MetricInfo`` per tag.
+) -> bytes:
+    """The serialized experiment summary: one ``HParamInfo`` per hparam, one ``MetricInfo`` per tag.
 
     Args:
         hparams: name -> value; the value gives the column's type.
@@ -94,8 +95,8 @@ def experiment(
 
 def session_start(
     hparams: Mapping[str, HParamValue], start_time_secs: float = 0.0, group_name: str = ""
-) -> summary_pb2.Summary:
-    """The session-start summary: this run's hparam values."""
+) -> bytes:
+    """The serialized session-start summary: this run's hparam values."""
     info = hparams_plugin_data_pb2.SessionStartInfo(
         start_time_secs=start_time_secs, group_name=group_name
     )
@@ -106,8 +107,8 @@ def session_start(
     )
 
 
-def session_end(status: str = "success", end_time_secs: float = 0.0) -> summary_pb2.Summary:
-    """The session-end summary; ``status`` is success, failure, running or unknown."""
+def session_end(status: str = "success", end_time_secs: float = 0.0) -> bytes:
+    """The serialized session-end summary; ``status`` is success, failure, running or unknown."""
     if status not in _STATUS:
         raise ValueError(f"status must be one of {sorted(_STATUS)}, got {status!r}")
     info = hparams_plugin_data_pb2.SessionEndInfo(

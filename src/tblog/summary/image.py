@@ -14,11 +14,13 @@ float32 and clipped to [0, 255]; one channel (or HW input) is repeated to RGB;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from tblog import _limits
 from tblog.proto import summary_pb2
 from tblog.summary import _image_utils as utils
 
@@ -185,13 +187,19 @@ def check_rescale(rescale: Any, height: int, width: int) -> tuple[int, int]:
 
     Raises:
         TypeError: ``rescale`` is not a number.
-        ValueError: not positive and finite, or the result would be empty.
+        ValueError: not positive and finite, the result would be empty, or
+            larger than ``tblog._limits.MAX_RESCALED_PIXELS``.
     """
     if isinstance(rescale, bool) or not isinstance(rescale, (int, float, np.number)):
         raise TypeError(f"rescale must be a number, got {type(rescale).__name__}")
     if not (np.isfinite(rescale) and rescale > 0):
         raise ValueError(f"rescale must be a positive finite number, got {rescale!r}")
-    size = int(height * rescale), int(width * rescale)
+    scaled = height * float(rescale), width * float(rescale)
+    _limits.check_at_most(
+        math.ceil(scaled[0] * scaled[1]), _limits.MAX_RESCALED_PIXELS, f"rescale={rescale!r}",
+        f"pixels (a {scaled[0]:.0f}x{scaled[1]:.0f} image from {height}x{width})",
+    )
+    size = int(scaled[0]), int(scaled[1])
     if min(size) < 1:
         raise ValueError(f"rescale={rescale!r} shrinks the {height}x{width} image to nothing")
     return size
@@ -251,10 +259,10 @@ def image_proto(
     )
 
 
-def image(
+def summary(
     tag: str, pixels: np.ndarray, *, png_compression: int = DEFAULT_PNG_COMPRESSION
-) -> summary_pb2.Summary:
-    """A ``Summary`` with one PNG image, as torch's ``add_image`` writes it.
+) -> bytes:
+    """Serialized ``Summary`` with one PNG image, as torch's ``add_image`` writes it.
 
     Args:
         tag: the image series name.
@@ -263,4 +271,4 @@ def image(
     """
     return summary_pb2.Summary(
         value=[summary_pb2.Summary.Value(tag=tag, image=image_proto(pixels, png_compression))]
-    )
+    ).SerializeToString()

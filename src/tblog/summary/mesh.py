@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tblog.proto import mesh_plugin_data_pb2, summary_pb2
+from tblog.proto import mesh_plugin_data_pb2
 from tblog.summary.tensor import DT_FLOAT, metadata_bytes, summary_bytes, tensor_bytes, value_bytes
 
 PLUGIN_NAME = "mesh"
@@ -80,7 +80,7 @@ def plugin_content(
     ).SerializeToString()
 
 
-def mesh_summary_bytes(
+def summary(
     tag: str,
     vertices: np.ndarray,
     colors: np.ndarray | None = None,
@@ -102,16 +102,3 @@ def mesh_summary_bytes(
         content = plugin_content(tag, part, components, array.shape, config)
         values.append(value_bytes(f"{tag}_{label}", tensor, metadata_bytes(PLUGIN_NAME, content)))
     return summary_bytes(*values)
-
-
-def mesh(
-    tag: str,
-    vertices: np.ndarray,
-    colors: np.ndarray | None = None,
-    faces: np.ndarray | None = None,
-    config_dict: dict[str, Any] | None = None,
-) -> summary_pb2.Summary:
-    """A ``Summary`` with one value per part of the mesh."""
-    return summary_pb2.Summary.FromString(
-        mesh_summary_bytes(tag, vertices, colors, faces, config_dict)
-    )

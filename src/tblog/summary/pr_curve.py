@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from tblog._scalar_event import varint
+from tblog import _limits
+from tblog._wire import varint
 from tblog.proto import summary_pb2
 from tblog.summary.tensor import DT_FLOAT, metadata_bytes, summary_bytes, tensor_bytes, value_bytes
 
@@ -38,11 +39,14 @@ def metadata(num_thresholds: int) -> summary_pb2.SummaryMetadata:
 
 
 def check_num_thresholds(num_thresholds: Any) -> int:
-    """``num_thresholds`` as an int of at least 2."""
+    """``num_thresholds`` as an int from 2 to ``tblog._limits.MAX_PR_THRESHOLDS``."""
     if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)):
         raise TypeError(f"num_thresholds must be an int, got {type(num_thresholds).__name__}")
     if num_thresholds < 2:
         raise ValueError(f"num_thresholds must be at least 2, got {num_thresholds}")
+    _limits.check_at_most(
+        int(num_thresholds), _limits.MAX_PR_THRESHOLDS, "num_thresholds", "thresholds"
+    )
     return int(num_thresholds)
 
 
@@ -135,7 +139,7 @@ def _bucket_sums(buckets: np.ndarray, weights: np.ndarray, size: int) -> np.ndar
     return total
 
 
-def pr_curve_bytes(tag: str, data: np.ndarray) -> bytes:
+def summary(tag: str, data: np.ndarray) -> bytes:
     """Serialized ``Summary`` of ``[6, n]`` PR data (stored as float32)."""
     if data.ndim != 2 or data.shape[0] != 6 or data.shape[1] < 1:
         raise ValueError(f"PR curve data must have shape [6, n], got {data.shape}")
@@ -178,16 +182,3 @@ def raw_data(
     if not arrays[0].size:
         raise ValueError("the six arrays are empty")
     return np.stack([array.astype(np.float64) for array in arrays])
-
-
-def pr_curve(
-    tag: str,
-    labels: np.ndarray,
-    predictions: np.ndarray,
-    num_thresholds: int = 127,
-    weights: np.ndarray | float | None = None,
-) -> summary_pb2.Summary:
-    """A ``Summary`` with the PR curve of ``labels``/``predictions``."""
-    data = compute_curve(labels, predictions, num_thresholds, weights)
-    return summary_pb2.Summary.FromString(pr_curve_bytes(tag, data))
-

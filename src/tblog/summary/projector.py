@@ -1,4 +1,7 @@
-"""Projector embeddings: side files plus ``projector_config.pbtxt`` (no event record).
+"""Projector embeddings: the bytes of its side files and of ``projector_config.pbtxt``.
+
+No event record, and no I/O here: the writer stores what these functions return
+through its storage backend (local or object storage).
 
 Layout, as torch writes it, under the run directory ``logdir``::
 
@@ -23,11 +26,8 @@ Escaping rules (documented in ``add_embedding``):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
-import os
-import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -45,7 +45,6 @@ _MAX_DIRNAME = 200
 _ROWS_PER_CHUNK = 4096
 # Line breaks for str.splitlines(); the projector's readers split on \n and \r.
 _TSV_UNSAFE = str.maketrans({c: " " for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
-_config_lock = threading.Lock()  # flock below covers other processes
 
 
 def tag_dirname(tag: str) -> str:
@@ -257,54 +256,25 @@ def embedding_info(
     return info
 
 
-@contextlib.contextmanager
-def _locked(directory: str) -> Iterator[None]:
-    """Serialise read-modify-write of the config across threads and processes."""
-    with _config_lock:
-        try:
-            import fcntl
-        except ImportError:  # Windows: threads of this process only
-            yield
-            return
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+def merged_config(old: bytes | None, info: projector_config_pb2.EmbeddingInfo) -> bytes:
+    """``projector_config.pbtxt`` with ``info`` added to ``old``, keeping every other entry.
 
-
-def merge_config(logdir: str, info: projector_config_pb2.EmbeddingInfo) -> None:
-    """Add ``info`` to ``logdir/projector_config.pbtxt``, keeping every other entry.
-
-    An entry with the same ``tensor_name`` is replaced. The file is replaced
-    atomically (temp file + ``os.replace``), so readers never see half a file.
+    For the storage backend's read-modify-write (``update_file``): ``old`` is the
+    file's current bytes or None. An entry with the same ``tensor_name`` is replaced.
 
     Raises:
-        ValueError: the existing file is not a valid ``ProjectorConfig``.
+        ValueError: ``old`` is not a valid ``ProjectorConfig``.
     """
-    path = os.path.join(logdir, CONFIG_FILENAME)
-    with _locked(logdir):
-        config = projector_config_pb2.ProjectorConfig()
+    config = projector_config_pb2.ProjectorConfig()
+    if old is not None:
         try:
-            with open(path, encoding="utf-8") as file:
-                text_format.Parse(file.read(), config)
-        except FileNotFoundError:
-            pass
-        except text_format.ParseError as exc:
+            text_format.Parse(old.decode("utf-8"), config)
+        except (text_format.ParseError, UnicodeDecodeError) as exc:
             raise ValueError(
-                f"add_embedding: cannot merge into {path}: not a valid projector config "
-                f"({exc}); fix or remove it"
+                f"add_embedding: cannot merge into {CONFIG_FILENAME}: not a valid projector "
+                f"config ({exc}); fix or remove it"
             ) from None
-        kept = [e for e in config.embeddings if e.tensor_name != info.tensor_name]
-        del config.embeddings[:]
-        config.embeddings.extend([*kept, info])
-        temp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
-        try:
-            with open(temp, "w", encoding="utf-8") as file:
-                file.write(text_format.MessageToString(config))
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(temp)
-            raise
+    kept = [e for e in config.embeddings if e.tensor_name != info.tensor_name]
+    del config.embeddings[:]
+    config.embeddings.extend([*kept, info])
+    return text_format.MessageToString(config).encode("utf-8")

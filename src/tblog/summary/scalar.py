@@ -15,8 +15,11 @@ def metadata() -> summary_pb2.SummaryMetadata:
     )
 
 
-def scalar(tag: str, value: float, new_style: bool = False) -> summary_pb2.Summary:
-    """A one-value ``Summary`` holding ``value`` as a float32.
+def summary(tag: str, value: float, new_style: bool = False) -> bytes:
+    """Serialized one-value ``Summary`` holding ``value`` as a float32.
+
+    ``SummaryWriter.add_scalar`` encodes the legacy form itself
+    (``tblog._scalar_event``, proven equal to this).
 
     Args:
         tag: the series name.
@@ -25,8 +28,9 @@ def scalar(tag: str, value: float, new_style: bool = False) -> summary_pb2.Summa
             instead of the legacy ``simple_value``. Both show in both loaders.
     """
     if not new_style:
-        return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
+        value_proto = summary_pb2.Summary.Value(tag=tag, simple_value=value)
+        return summary_pb2.Summary(value=[value_proto]).SerializeToString()
     tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
     return summary_pb2.Summary(
         value=[summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=metadata())]
-    )
+    ).SerializeToString()

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tblog._scalar_event import varint
+from tblog._wire import field, varint
 from tblog.proto import summary_pb2
 
 PLUGIN_NAME = "tensor"
@@ -52,11 +52,6 @@ _DATA_TYPES = {
 
 # Protocol buffers cannot hold a message of 2 GiB or more.
 _MAX_BYTES = (1 << 31) - (1 << 20)
-
-
-def field(key: int, payload: bytes) -> bytes:
-    """One length-delimited field: key byte, length, payload."""
-    return bytes((key,)) + varint(len(payload)) + payload
 
 
 def shape_bytes(shape: Sequence[int]) -> bytes:
@@ -131,11 +126,6 @@ def tensor_metadata() -> bytes:
     return metadata_bytes(PLUGIN_NAME, data_class=summary_pb2.DATA_CLASS_TENSOR)
 
 
-def tensor_summary_bytes(tag: str, array: np.ndarray) -> bytes:
+def summary(tag: str, array: np.ndarray) -> bytes:
     """Serialized ``Summary`` of a generic tensor; see the module docstring."""
     return summary_bytes(value_bytes(tag, numeric_tensor_bytes(array), tensor_metadata()))
-
-
-def tensor(tag: str, array: np.ndarray) -> summary_pb2.Summary:
-    """A ``Summary`` holding ``array`` whole (dtype, shape, values)."""
-    return summary_pb2.Summary.FromString(tensor_summary_bytes(tag, array))

@@ -5,20 +5,19 @@ array of strings keeps its shape, and TensorBoard's text dashboard renders it
 as a table. Strings are rendered as Markdown unless the dashboard's
 "markdown" toggle is off.
 
-The bytes are assembled by hand from a per-tag cached prefix (the proof that
-they equal the generated message's is in tests/test_tensor_kinds.py).
+The bytes are assembled by hand (``tblog._wire``) from a per-tag cached prefix;
+tests/test_tensor_kinds.py proves they equal the generated message's.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import numpy as np
 
-from tblog._scalar_event import varint
+from tblog._wire import VARINTS, field
 from tblog.proto import summary_pb2
-from tblog.summary.tensor import DT_STRING, field, metadata_bytes, tensor_bytes
+from tblog.summary.tensor import DT_STRING, metadata_bytes, tensor_bytes
 
 PLUGIN_NAME = "text"
 TAG_SUFFIX = "/text_summary"
@@ -26,10 +25,12 @@ TAG_SUFFIX = "/text_summary"
 # TextPluginData(version=0) serializes to nothing, so the content is empty.
 _METADATA_FIELD = field(0x4A, metadata_bytes(PLUGIN_NAME))
 # TensorProto{dtype: DT_STRING, tensor_shape{dim{size: 1}}} then string_val's key.
-_ONE_STRING_HEAD = tensor_bytes(DT_STRING, [1]) + b"\x42"
+_ONE_STRING_HEAD = tensor_bytes(DT_STRING, [1]) + b"\x42"  # + the string's length and bytes
 _MAX_CACHED_TAGS = 10_000
-_DOUBLE = struct.Struct("<d")
-_VARINTS = [varint(n) for n in range(1 << 14)]  # lengths and steps below 16384
+_ONE_STRING_TENSOR_SIZE = len(_ONE_STRING_HEAD) + 1  # + the string's bytes
+# Strings shorter than this keep the tensor's length in one varint byte.
+_SHORT = 128 - _ONE_STRING_TENSOR_SIZE
+_ONE_STRING_VALUE_SIZE = 2 + _ONE_STRING_TENSOR_SIZE + len(_METADATA_FIELD)  # + tag, string
 
 
 def summary_tag(tag: str) -> str:
@@ -97,46 +98,27 @@ class TextEncoder:
             cached = self._tags[tag] = field(0x0A, summary_tag(tag).encode("utf-8"))
         return cached
 
-    def event_bytes(self, tag: str, text: str, step: int, wall_time: float) -> bytes:
-        """Serialized ``Event`` for ``add_text(tag, text)`` of one str: the hot path.
-
-        ``step`` must be in [0, 2**63) and ``wall_time`` non-zero; the caller
-        checks. Equals ``Event(wall_time, step, summary).SerializeToString()``.
-        """
-        tag_field = self._tags.get(tag) or self._tag_field(tag)
-        data = text.encode("utf-8")
-        size = len(data)
-        length = _VARINTS[size] if size < 16384 else varint(size)
-        tensor_size = len(_ONE_STRING_HEAD) + len(length) + size
-        value_size = len(tag_field) + tensor_size + len(_METADATA_FIELD) + (
-            2 if tensor_size < 128 else len(varint(tensor_size)) + 1
-        )
-        value_length = _VARINTS[value_size] if value_size < 16384 else varint(value_size)
-        summary_size = 1 + len(value_length) + value_size
-        if step:
-            step_field = b"\x10" + (_VARINTS[step] if step < 16384 else varint(step))
-        else:
-            step_field = b""
-        return b"".join((
-            b"\x09", _DOUBLE.pack(wall_time), step_field,
-            b"\x2a", _VARINTS[summary_size] if summary_size < 16384 else varint(summary_size),
-            b"\x0a", value_length, tag_field,
-            b"\x42", _VARINTS[tensor_size] if tensor_size < 16384 else varint(tensor_size),
-            _ONE_STRING_HEAD, length, data, _METADATA_FIELD,
-        ))
-
     def summary_bytes(self, tag: str, text: Any) -> bytes:
         """Serialized ``Summary`` for ``add_text(tag, text)``."""
-        if type(text) is str:  # the common case, inline
+        tag_field = self._tags.get(tag) or self._tag_field(tag)
+        if type(text) is str:  # the common case, one short string: no calls
             data = text.encode("utf-8")
-            tensor = _ONE_STRING_HEAD + varint(len(data)) + data
+            size = len(data)
+            value_size = len(tag_field) + _ONE_STRING_VALUE_SIZE + size
+            if size < _SHORT and value_size < 16384:
+                return b"".join((b"\x0a", VARINTS[value_size], tag_field, b"\x42",
+                                 VARINTS[_ONE_STRING_TENSOR_SIZE + size], _ONE_STRING_HEAD,
+                                 VARINTS[size], data, _METADATA_FIELD))
+            tensor = _ONE_STRING_HEAD + field(0x42, data)[1:]
         else:
             strings, shape = as_strings(text)
             tensor = tensor_bytes(DT_STRING, shape, strings=strings)
-        value = self._tag_field(tag) + b"\x42" + varint(len(tensor)) + tensor + _METADATA_FIELD
-        return b"\x0a" + varint(len(value)) + value
+        return field(0x0A, tag_field + field(0x42, tensor) + _METADATA_FIELD)
 
 
-def text(tag: str, text_string: Any) -> summary_pb2.Summary:
-    """A ``Summary`` with ``text_string`` under ``{tag}/text_summary``."""
-    return summary_pb2.Summary.FromString(TextEncoder().summary_bytes(tag, text_string))
+_ENCODER = TextEncoder()
+
+
+def summary(tag: str, text_string: Any) -> bytes:
+    """Serialized ``Summary`` with ``text_string`` under ``{tag}/text_summary``."""
+    return _ENCODER.summary_bytes(tag, text_string)

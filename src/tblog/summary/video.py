@@ -126,8 +126,8 @@ def encode_gif(frames: np.ndarray, fps: float) -> bytes:
     return output.getvalue()
 
 
-def video(tag: str, frames: np.ndarray, fps: float = 4) -> summary_pb2.Summary:
-    """A ``Summary`` with one animated GIF, stored like torch's ``add_video``.
+def summary(tag: str, frames: np.ndarray, fps: float = 4) -> bytes:
+    """Serialized ``Summary`` with one animated GIF, stored like torch's ``add_video``.
 
     Args:
         tag: the series name.
@@ -141,4 +141,6 @@ def video(tag: str, frames: np.ndarray, fps: float = 4) -> summary_pb2.Summary:
         colorspace=channels,
         encoded_image_string=encode_gif(frames, fps),
     )
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, image=gif)])
+    return summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, image=gif)]
+    ).SerializeToString()
