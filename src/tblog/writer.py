@@ -14,20 +14,23 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tblog import _convert
-from tblog._event_file import EventFileWriter, _Serializable, check_event_record, check_name
 from tblog._methods_media import MediaMethods
 from tblog._methods_structured import StructuredMethods
 from tblog._methods_tensors import TensorMethods
-from tblog._remote import open_event_writer
 from tblog._scalar_event import ScalarEventEncoder
+from tblog._storage import EventWriter, check_event_record, check_name, open_event_writer
 from tblog.proto import event_pb2, summary_pb2
 from tblog.summary import image as image_summary
 from tblog.summary import scalar as scalar_summary
 
 _time = time.time
+
+
+class _Serializable(Protocol):
+    def SerializeToString(self) -> bytes: ...  # noqa: N802 (protobuf's name)
 
 
 class FileWriter:
@@ -69,7 +72,7 @@ class FileWriter:
         event.wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
         if step is not None:
             event.step = _convert.to_step(step)
-        self.event_writer.add_event(event)
+        self.event_writer.add_record(event.SerializeToString())
 
     def add_summary(
         self,
@@ -209,7 +212,7 @@ class SummaryWriter(MediaMethods, TensorMethods, StructuredMethods):
         self._scalar_encoder = ScalarEventEncoder()
         self.file_writer: FileWriter | None = None
         self.all_writers: dict[str, FileWriter] | None = None
-        self._event_writer: EventFileWriter | None = None  # file_writer's, for add_scalar
+        self._event_writer: EventWriter | None = None  # file_writer's, for add_scalar
         self._get_file_writer()
 
     @property
