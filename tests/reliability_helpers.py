@@ -174,6 +174,21 @@ def all_event_files(root: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if "tfevents" in p.name and p.is_file())
 
 
+def descriptor_of(path: str | os.PathLike[str]) -> int:
+    """The descriptor this process has open on ``path`` (found through /proc/self/fd),
+    so a test can close or redirect a writer's file the way outside code would."""
+    target = os.stat(path)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            stat = os.fstat(fd)
+        except OSError:
+            continue
+        if (stat.st_dev, stat.st_ino) == (target.st_dev, target.st_ino):
+            return fd
+    raise AssertionError(f"no descriptor open on {path}")
+
+
 def files_outside(root: Path, allowed: Sequence[Path]) -> list[Path]:
     """Every file under ``root`` not under one of ``allowed``."""
     return [

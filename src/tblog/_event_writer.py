@@ -467,6 +467,7 @@ class EventWriter:
     def _raise_error(self, closing: bool = False) -> None:
         """Raise the pending error (once); unwritten records stay queued."""
         error, self._error = self._error, None
+        self._alert = True  # the next call looks again (a file to reopen, say)
         if not isinstance(error, OSError) or isinstance(error, StorageError):
             raise error  # a deferred record's builder failed: its own exception
         unwritten = len(self._buffer) + sum(
