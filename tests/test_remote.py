@@ -38,6 +38,9 @@ from tensorboard.compat.proto import event_pb2
 
 fsspec = pytest.importorskip("fsspec", reason="tblog's remote logdirs need fsspec")
 
+from reliability_helpers import PRELUDE  # noqa: E402
+from test_reliability_input import CONSTRUCTOR_CASES  # noqa: E402
+
 import tblog  # noqa: E402
 from tblog import SummaryWriter, _segments, _storage  # noqa: E402
 
@@ -870,21 +873,47 @@ def test_failing_deferred_record_is_reported(memory_url: str) -> None:
     assert steps == [1, 2]
 
 
+# Settings: the same checks and messages as a local directory's (whose cases,
+# with purge_step's, are tests/test_reliability_input.py's CONSTRUCTOR_CASES).
+SETTINGS_CASES = [
+    *CONSTRUCTOR_CASES,
+    ({"flush_secs": True}, TypeError, "flush_secs must be a number"),
+    ({"flush_secs": -1.0}, ValueError, "flush_secs must be positive"),
+    ({"max_queue": True}, TypeError, "max_queue must be an int"),
+    ({"max_queue": -3}, ValueError, "max_queue must be at least 1"),
+    ({"max_queue": 10.0}, TypeError, "max_queue must be an int"),
+    ({"filename_suffix": "bad\ud800"}, ValueError, "filename_suffix .* not valid Unicode"),
+    ({"filename_suffix": "nul\0"}, ValueError, "filename_suffix .* must not contain"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), SETTINGS_CASES)
+def test_bad_settings_fail_as_locally_before_any_upload(
+    memory_url: str, tmp_path: Path, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    raised = []
+    for target in (str(tmp_path / "run"), memory_url):
+        with pytest.raises(error, match=match) as info:
+            SummaryWriter(target, **kwargs)
+        raised.append(str(info.value))
+    assert raised[0] == raised[1]  # the same message, word for word
+    assert objects(memory_url) == {} and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("kwargs", "error"),
     [
-        ({"flush_secs": 0}, ValueError, "flush_secs must be a positive number"),
-        ({"max_queue": 0}, ValueError, "max_queue must be a positive int"),
-        ({"filename_suffix": "a/b"}, ValueError, "filename_suffix"),
-        ({"filename_suffix": 3}, TypeError, "filename_suffix must be a str"),
+        ({"flush_secs": True}, TypeError),
+        ({"max_queue": 0}, ValueError),
+        ({"max_queue": "1"}, TypeError),
     ],
 )
-def test_bad_arguments_fail_before_any_upload(
-    memory_url: str, kwargs: dict[str, Any], error: type[Exception], match: str
+def test_file_writer_checks_settings_the_same_everywhere(
+    memory_url: str, tmp_path: Path, kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
-    with pytest.raises(error, match=match):
-        SummaryWriter(memory_url, **kwargs)
-    assert objects(memory_url) == {}
+    for target in (str(tmp_path / "run"), f"file://{tmp_path / 'url'}", memory_url):
+        with pytest.raises(error):
+            tblog.FileWriter(target, **kwargs)
 
 
 def test_suffix_ends_every_segment_name(memory_url: str) -> None:
@@ -934,3 +963,163 @@ def test_import_tblog_does_not_import_fsspec() -> None:
     code = "import sys, tblog; assert 'fsspec' not in sys.modules, 'fsspec imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert tblog.SummaryWriter is SummaryWriter
+
+
+# ---------------------------------------------------------------------------
+# Side files (projector, hparams) through the backend: memory:// and moto
+# ---------------------------------------------------------------------------
+
+#: Paths that would leave the run directory or break a name: all ValueError.
+ESCAPES = [
+    "../x", "/abs", "a/../../b", "..", ".", "", "a//b", "a/", "back\\slash", "nul\0x",
+    "bad\ud800", "x" * 300,
+]
+
+
+def check_side_files(writer: Any, read: Callable[[str], bytes | None]) -> None:
+    """write_file / update_file on ``writer``; ``read(relative)`` reads back (None: missing)."""
+    writer.write_file("00001/tag/tensors.tsv", b"1\t2\n")
+    assert read("00001/tag/tensors.tsv") == b"1\t2\n"
+    writer.write_file("00001/tag/tensors.tsv", b"3\t4\n")  # replaced whole
+    assert read("00001/tag/tensors.tsv") == b"3\t4\n"
+    seen = []
+
+    def append(old: bytes | None) -> bytes:
+        seen.append(old)
+        return (old or b"") + b"entry\n"
+
+    writer.update_file("projector_config.pbtxt", append)
+    writer.update_file("projector_config.pbtxt", append)
+    assert seen == [None, b"entry\n"]
+    assert read("projector_config.pbtxt") == b"entry\nentry\n"
+
+    def broken(old: bytes | None) -> bytes:
+        raise RuntimeError("bad update")
+
+    with pytest.raises(RuntimeError, match="bad update"):
+        writer.update_file("projector_config.pbtxt", broken)
+    assert read("projector_config.pbtxt") == b"entry\nentry\n"  # left as it was
+    for bad in ESCAPES:
+        with pytest.raises(ValueError, match="side file"):
+            writer.write_file(bad, b"x")
+        with pytest.raises(ValueError, match="side file"):
+            writer.update_file(bad, append)
+    with pytest.raises(TypeError):
+        writer.write_file(3, b"x")
+    with pytest.raises(TypeError):
+        writer.write_file("a.txt", "not bytes")
+    writer.close()
+    with pytest.raises(ValueError, match="closed"):
+        writer.write_file("after.txt", b"x")
+
+
+def _remote_reader(url: str) -> Callable[[str], bytes | None]:
+    fs, root = _storage.filesystem(url)
+
+    def read(relative: str) -> bytes | None:
+        fs.invalidate_cache()
+        try:
+            return fs.cat_file(f"{root.rstrip('/')}/{relative}")
+        except FileNotFoundError:
+            return None
+
+    return read
+
+
+def _all_objects(url: str) -> list[str]:
+    fs, root = _storage.filesystem(url)
+    fs.invalidate_cache()
+    root = root.rstrip("/")
+    return sorted(p[len(root) + 1 :] for p in fs.find(root))
+
+
+def test_side_files_on_memory(memory_url: str) -> None:
+    check_side_files(_storage.open_event_writer(memory_url), _remote_reader(memory_url))
+    names = [n for n in _all_objects(memory_url) if "tfevents" not in n]
+    assert names == ["00001/tag/tensors.tsv", "projector_config.pbtxt"]
+
+
+def test_side_files_on_s3(in_moto: Store) -> None:
+    url = f"{in_moto.url}/side_files"
+    check_side_files(_storage.open_event_writer(url), _remote_reader(url))
+    names = [n for n in _all_objects(url) if "tfevents" not in n]
+    assert names == ["00001/tag/tensors.tsv", "projector_config.pbtxt"]
+    # Nothing landed outside the run's prefix in the bucket.
+    outside = [n for n in _all_objects(in_moto.url) if not n.startswith("side_files/")]
+    assert not any(n.endswith(("tensors.tsv", "projector_config.pbtxt", "x")) for n in outside)
+
+
+def test_side_files_are_never_written_locally_for_a_url(
+    memory_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defect of issue 10: a remote logdir's side files once went to a local
+    folder named ``memory:``."""
+    monkeypatch.chdir(tmp_path)
+    writer = _storage.open_event_writer(memory_url)
+    writer.write_file("a/b.txt", b"x")
+    writer.update_file("c.txt", lambda old: b"y")
+    writer.close()
+    assert list(tmp_path.iterdir()) == []
+    assert _remote_reader(memory_url)("a/b.txt") == b"x"
+
+
+# ---------------------------------------------------------------------------
+# One registry: exit, fork and SIGTERM close local files and segments alike
+# ---------------------------------------------------------------------------
+
+BOTH_KINDS_CHILD = """
+import multiprocessing
+local = SummaryWriter(sys.argv[1])
+remote = SummaryWriter(sys.argv[2])
+how = sys.argv[3]
+
+def log(prefix):
+    for step in range(20):
+        local.add_scalar(prefix, float(step), step)
+        remote.add_scalar(prefix, float(step), step)
+
+if how == "fork":
+    local.add_scalar("parent", 0.0, 0)
+    child = multiprocessing.get_context("fork").Process(target=log, args=("child",))
+    child.start(); child.join(60)
+    say("child", child.exitcode)
+    local.close(); remote.close()
+else:
+    log("main")
+    if how == "sigterm":
+        say("logged")
+        time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("how", ["exit", "sigterm", "fork"])
+def test_one_registry_closes_both_kinds(in_moto: Store, tmp_path: Path, how: str) -> None:
+    """Neither writer is closed by the child: the exit hooks, the SIGTERM handler
+    or the multiprocessing finalizer of the one registry store both."""
+    url = f"{in_moto.url}/registry_{how}"
+    local = tmp_path / "local"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + BOTH_KINDS_CHILD, str(local), url, how],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **in_moto.env},
+    )
+    try:
+        if how == "sigterm":
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "logged"
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == (-signal.SIGTERM if how == "sigterm" else 0), err
+    tag = "child" if how == "fork" else "main"
+    if how == "fork":
+        assert out.split() == ["child", "0"], err
+    remote_steps = [
+        s for n, d in objects(url).items() for s, _ in scalar_values(parse(d, n), tag)
+    ]
+    local_events = [e for p in tbutil.event_files(local) for e in tbutil.load_events(p)]
+    local_steps = [s for s, _ in scalar_values(local_events, tag)]
+    assert remote_steps == local_steps == list(range(20))
