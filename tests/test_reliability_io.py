@@ -13,11 +13,14 @@ import errno
 import math
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 from reliability_helpers import (
+    PRELUDE,
     descriptor_of,
     parse_all,
     run_python,
@@ -28,6 +31,7 @@ from reliability_helpers import (
 from tbutil import event_files
 
 from tblog import FileWriter, SummaryWriter
+from tblog._storage import open_event_writer
 from tblog.proto import event_pb2, summary_pb2
 
 # -- 7. I/O faults -----------------------------------------------------------------
@@ -384,3 +388,89 @@ def test_non_finite_walltime_is_rejected_everywhere(logdir: Path, walltime: floa
     writer.close()
     assert run_scalars(logdir) == [("x", 2, 1.0)]
     assert not (logdir / "x_a").exists()
+
+
+# -- side files (projector, hparams): inside the run, whole, merged under a lock ---
+
+SIDE_FILE_ESCAPES = [
+    "../x", "/abs", "a/../../b", "..", ".", "", "a//b", "a/", "back\\slash", "nul\0x",
+    "bad\ud800", "x" * 300,
+]
+
+
+def test_side_files_stay_inside_and_are_replaced_whole(tmp_path: Path) -> None:
+    logdir = tmp_path / "root" / "run"
+    writer = open_event_writer(str(logdir))
+    writer.write_file("00001/tag/tensors.tsv", b"1\t2\n")
+    writer.write_file("00001/tag/tensors.tsv", b"3\t4\n")
+    assert (logdir / "00001" / "tag" / "tensors.tsv").read_bytes() == b"3\t4\n"
+    seen = []
+
+    def append(old: bytes | None) -> bytes:
+        seen.append(old)
+        return (old or b"") + b"entry\n"
+
+    writer.update_file("projector_config.pbtxt", append)
+    writer.update_file("projector_config.pbtxt", append)
+    assert seen == [None, b"entry\n"]
+
+    def broken(old: bytes | None) -> bytes:
+        raise RuntimeError("bad update")
+
+    with pytest.raises(RuntimeError, match="bad update"):
+        writer.update_file("projector_config.pbtxt", broken)
+    assert (logdir / "projector_config.pbtxt").read_bytes() == b"entry\nentry\n"
+    for bad in SIDE_FILE_ESCAPES:
+        with pytest.raises(ValueError, match="side file"):
+            writer.write_file(bad, b"x")
+        with pytest.raises(ValueError, match="side file"):
+            writer.update_file(bad, append)
+    with pytest.raises(TypeError):
+        writer.write_file(None, b"x")  # type: ignore[arg-type]
+    writer.close()
+    with pytest.raises(ValueError, match="closed"):
+        writer.write_file("late.txt", b"x")
+    # No temporary file left behind, nothing outside the run directory.
+    found = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert [name for name in found if "tfevents" not in name] == [
+        "root/run/00001/tag/tensors.tsv",
+        "root/run/projector_config.pbtxt",
+    ]
+
+
+UPDATE_CHILD = """
+from tblog._storage import open_event_writer
+
+writer = open_event_writer(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    line = f"{sys.argv[2]}{i}\\n".encode()
+    writer.update_file("merged.txt", lambda old, line=line: (old or b"") + line)
+writer.close()
+"""
+
+
+def test_update_file_merges_across_threads_and_processes(logdir: Path) -> None:
+    """Read-modify-write under one exclusive lock: no update is lost."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PRELUDE + UPDATE_CHILD, str(logdir), f"p{k}", "40"])
+        for k in range(2)
+    ]
+    writer = open_event_writer(str(logdir))
+
+    def update(prefix: str) -> None:
+        for i in range(40):
+            writer.update_file(
+                "merged.txt", lambda old, i=i: (old or b"") + f"{prefix}{i}\n".encode()
+            )
+
+    threads = [threading.Thread(target=update, args=(f"t{k}",)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for proc in procs:
+        assert proc.wait(60) == 0
+    writer.close()
+    lines = (logdir / "merged.txt").read_text().split()
+    assert sorted(lines) == sorted(f"{who}{i}" for who in ("p0", "p1", "t0", "t1", "t2")
+                                   for i in range(40))
