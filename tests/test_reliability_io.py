@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from reliability_helpers import (
     PRELUDE,
+    check_side_files,
     descriptor_of,
     parse_all,
     run_python,
@@ -392,44 +393,14 @@ def test_non_finite_walltime_is_rejected_everywhere(logdir: Path, walltime: floa
 
 # -- side files (projector, hparams): inside the run, whole, merged under a lock ---
 
-SIDE_FILE_ESCAPES = [
-    "../x", "/abs", "a/../../b", "..", ".", "", "a//b", "a/", "back\\slash", "nul\0x",
-    "bad\ud800", "x" * 300,
-]
-
-
 def test_side_files_stay_inside_and_are_replaced_whole(tmp_path: Path) -> None:
     logdir = tmp_path / "root" / "run"
-    writer = open_event_writer(str(logdir))
-    writer.write_file("00001/tag/tensors.tsv", b"1\t2\n")
-    writer.write_file("00001/tag/tensors.tsv", b"3\t4\n")
-    assert (logdir / "00001" / "tag" / "tensors.tsv").read_bytes() == b"3\t4\n"
-    seen = []
 
-    def append(old: bytes | None) -> bytes:
-        seen.append(old)
-        return (old or b"") + b"entry\n"
+    def read(relative: str) -> bytes | None:
+        path = logdir.joinpath(*relative.split("/"))
+        return path.read_bytes() if path.exists() else None
 
-    writer.update_file("projector_config.pbtxt", append)
-    writer.update_file("projector_config.pbtxt", append)
-    assert seen == [None, b"entry\n"]
-
-    def broken(old: bytes | None) -> bytes:
-        raise RuntimeError("bad update")
-
-    with pytest.raises(RuntimeError, match="bad update"):
-        writer.update_file("projector_config.pbtxt", broken)
-    assert (logdir / "projector_config.pbtxt").read_bytes() == b"entry\nentry\n"
-    for bad in SIDE_FILE_ESCAPES:
-        with pytest.raises(ValueError, match="side file"):
-            writer.write_file(bad, b"x")
-        with pytest.raises(ValueError, match="side file"):
-            writer.update_file(bad, append)
-    with pytest.raises(TypeError):
-        writer.write_file(None, b"x")  # type: ignore[arg-type]
-    writer.close()
-    with pytest.raises(ValueError, match="closed"):
-        writer.write_file("late.txt", b"x")
+    check_side_files(open_event_writer(str(logdir)), read)
     # No temporary file left behind, nothing outside the run directory.
     found = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert [name for name in found if "tfevents" not in name] == [

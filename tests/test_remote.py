@@ -38,7 +38,7 @@ from tensorboard.compat.proto import event_pb2
 
 fsspec = pytest.importorskip("fsspec", reason="tblog's remote logdirs need fsspec")
 
-from reliability_helpers import PRELUDE  # noqa: E402
+from reliability_helpers import PRELUDE, check_side_files  # noqa: E402
 from test_reliability_input import CONSTRUCTOR_CASES  # noqa: E402
 
 import tblog  # noqa: E402
@@ -968,50 +968,6 @@ def test_import_tblog_does_not_import_fsspec() -> None:
 # ---------------------------------------------------------------------------
 # Side files (projector, hparams) through the backend: memory:// and moto
 # ---------------------------------------------------------------------------
-
-#: Paths that would leave the run directory or break a name: all ValueError.
-ESCAPES = [
-    "../x", "/abs", "a/../../b", "..", ".", "", "a//b", "a/", "back\\slash", "nul\0x",
-    "bad\ud800", "x" * 300,
-]
-
-
-def check_side_files(writer: Any, read: Callable[[str], bytes | None]) -> None:
-    """write_file / update_file on ``writer``; ``read(relative)`` reads back (None: missing)."""
-    writer.write_file("00001/tag/tensors.tsv", b"1\t2\n")
-    assert read("00001/tag/tensors.tsv") == b"1\t2\n"
-    writer.write_file("00001/tag/tensors.tsv", b"3\t4\n")  # replaced whole
-    assert read("00001/tag/tensors.tsv") == b"3\t4\n"
-    seen = []
-
-    def append(old: bytes | None) -> bytes:
-        seen.append(old)
-        return (old or b"") + b"entry\n"
-
-    writer.update_file("projector_config.pbtxt", append)
-    writer.update_file("projector_config.pbtxt", append)
-    assert seen == [None, b"entry\n"]
-    assert read("projector_config.pbtxt") == b"entry\nentry\n"
-
-    def broken(old: bytes | None) -> bytes:
-        raise RuntimeError("bad update")
-
-    with pytest.raises(RuntimeError, match="bad update"):
-        writer.update_file("projector_config.pbtxt", broken)
-    assert read("projector_config.pbtxt") == b"entry\nentry\n"  # left as it was
-    for bad in ESCAPES:
-        with pytest.raises(ValueError, match="side file"):
-            writer.write_file(bad, b"x")
-        with pytest.raises(ValueError, match="side file"):
-            writer.update_file(bad, append)
-    with pytest.raises(TypeError):
-        writer.write_file(3, b"x")
-    with pytest.raises(TypeError):
-        writer.write_file("a.txt", "not bytes")
-    writer.close()
-    with pytest.raises(ValueError, match="closed"):
-        writer.write_file("after.txt", b"x")
-
 
 def _remote_reader(url: str) -> Callable[[str], bytes | None]:
     fs, root = _storage.filesystem(url)

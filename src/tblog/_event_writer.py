@@ -1,82 +1,41 @@
-"""The buffering core of every event writer: queue, deferred records, deadlines, kept errors.
+"""The buffering core of every event writer: one class over both storage backends.
 
 One ``EventWriter`` serves one run directory over one storage backend (a local
 file, ``tblog._local_file``, or object-store segments, ``tblog._segments``).
 Records are framed on the caller's thread into a byte buffer; records built
-off-thread (``add_deferred``) wait in the queue in order as futures. The
-queue goes to the backend (``write_some`` chunk by chunk, then ``commit``)
-when it holds ``max_queue`` records (local files only: an object per ten
-records would flood a bucket) or the backend's byte limit, when
-``flush_secs`` have passed (checked by the one process-wide flush thread of
-``tblog._lifecycle``), on ``flush()`` and on ``close()``.
+off-thread (``add_deferred``) wait in order as futures (``tblog._event_queue``).
+They go to the backend when ``max_queue`` records wait (local files only: an
+object per ten records would flood a bucket) or the backend's byte limit is
+reached, when ``flush_secs`` have passed (checked by the one process-wide flush
+thread of ``tblog._lifecycle``), on ``flush()`` and on ``close()``.
 
 Failures are never silent: an I/O error is raised by the call that hit it
 (or, when the background flush hit it, by the owner's next call), with the
-unwritten records kept. A write cut short by an exception from a signal
-handler (``KeyboardInterrupt``) duplicates nothing: the chunk being written
-is marked first, and the next write asks the backend how much of it went out.
+unwritten records kept. Settings are checked once for both backends
+(``tblog._names.check_settings``).
 """
 
 from __future__ import annotations
 
-import collections
-import math
 import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Protocol
 
 from crc32c import crc32c
 
+from tblog._event_queue import CHECK_INTERVAL, MAX_DEFERRED, Backend, RecordQueue, StorageError
 from tblog._lifecycle import registry, worker_pool
 from tblog._names import check_relative, check_settings
 from tblog._record import _HEADER_CACHE, frame
 
-# Deferred records (e.g. PNG encoding, which releases the GIL) waiting before the
-# caller blocks on the oldest half: bounds memory and keeps order.
-_MAX_DEFERRED = 16
-
-# How often a write first checks the backend (local: that the descriptor is
-# still this writer's file, an fstat of about a microsecond); flush() and
-# close() always check.
-_CHECK_INTERVAL = 1.0
+__all__ = ["Backend", "EventWriter", "StorageError"]
 
 _U32 = struct.Struct("<I")
 
 
-class StorageError(OSError):
-    """An error a backend has already described in full; raised as it is."""
-
-
-class Backend(Protocol):
-    """What the core needs of a storage backend. Called with the core's lock held,
-    except ``sync`` and the side-file methods."""
-
-    path: str  # the current file or segment (a URL for object storage)
-    byte_limit: int  # buffered bytes that make the core write
-    counts_records: bool  # whether max_queue makes the core write
-    closes_early: bool  # closed from threading's exit hooks (see tblog._lifecycle)
-
-    @property
-    def is_open(self) -> bool: ...
-    def open(self, first: bool) -> int: ...  # start a file or series; returns position()
-    def write_some(self, data: bytes | bytearray) -> int: ...  # like os.write
-    def position(self) -> int: ...  # bytes written so far (after a cut-short write)
-    def commit(self, wait: bool) -> None: ...  # end of one batch of writes
-    def check(self) -> None: ...  # raise OSError if the target is gone
-    def raise_pending(self) -> None: ...  # raise a background failure (StorageError)
-    def sync(self) -> None: ...  # wait until committed batches are stored
-    def wait_stored(self, deadline: float) -> None: ...  # sync for a signal handler
-    def close(self) -> None: ...
-    def forget_parent(self) -> None: ...  # in a forked child
-    def write_file(self, parts: list[str], data: bytes) -> None: ...
-    def update_file(self, parts: list[str], update: Callable[[bytes | None], bytes]) -> None: ...
-
-
-class EventWriter:
+class EventWriter(RecordQueue):
     """Writes framed event records to one run directory through a backend.
 
     Made by ``tblog._storage.open_event_writer``. Thread-safe. ``flush()``
@@ -105,31 +64,13 @@ class EventWriter:
         self._max_queue = max_queue
         self._flush_secs = flush_secs
         self._suffix = filename_suffix
-        self._backend = backend(logdir, filename_suffix, self._raise_alert)
-        self._record_limit = max_queue if self._backend.counts_records else sys.maxsize
         self._lock = threading.Lock()
         self._closed = False
-        self._reset()
+        super().__init__(backend(logdir, filename_suffix, self._raise_alert))
+        self._record_limit = max_queue if self._backend.counts_records else sys.maxsize
         with self._lock:
             self._open_backend(first=True)
         registry.add(self)
-
-    def _reset(self) -> None:
-        self._buffer = bytearray()  # framed records after the last of _queue
-        # Chunks before _buffer: framed bytes and futures of deferred records, in order.
-        self._queue: collections.deque[bytes | bytearray | Future[bytes]] = collections.deque()
-        self._queued = 0  # framed bytes in _queue
-        self._room = self._backend.byte_limit  # bytes _buffer may hold before a write
-        self._deferred = 0  # futures in _queue
-        self._pending = 0  # records in _queue and _buffer
-        self._deadline = math.inf  # monotonic time by which the queue must be written
-        self._error: BaseException | None = None  # raised by the next call
-        self._next_check = 0.0  # monotonic time of the next backend check
-        self._size = 0  # backend position after the last whole write
-        # (chunk, position before it) of the write in progress: see _skip_written_head.
-        self._writing: tuple[bytes | bytearray, int] | None = None
-        # Checked first by every call: closed, an error, a backend to (re)open.
-        self._alert = True
 
     # -- public API -----------------------------------------------------------
 
@@ -210,7 +151,7 @@ class EventWriter:
             self._queue.append(future)
             self._deferred += 1
             self._pending += 1
-            if self._deferred >= _MAX_DEFERRED:
+            if self._deferred >= MAX_DEFERRED:
                 self._resolve_oldest()
             self._room = self._backend.byte_limit - self._queued
             if self._pending >= self._record_limit or self._room <= 0:
@@ -320,26 +261,8 @@ class EventWriter:
         """Start a new file (or segment series); records already queued follow it."""
         self._size = self._backend.open(first)
         self._writing = None  # whatever was cut short went to the old file
-        self._next_check = time.monotonic() + _CHECK_INTERVAL
+        self._next_check = time.monotonic() + CHECK_INTERVAL
         registry.file_opened()
-
-    def _resolve_oldest(self) -> None:
-        """Wait for the oldest deferred records until half the limit stay open."""
-        queue = self._queue
-        for index in range(len(queue)):
-            if self._deferred <= _MAX_DEFERRED // 2:
-                break
-            item = queue[index]
-            if isinstance(item, Future):
-                self._deferred -= 1
-                try:
-                    data = frame(item.result())
-                except BaseException:
-                    del queue[index]
-                    self._pending -= 1
-                    raise
-                queue[index] = data
-                self._queued += len(data)
 
     def _flush_locked(self, closing: bool) -> BaseException | None:
         """Write everything queued; returns a deferred builder's exception to raise."""
@@ -354,7 +277,7 @@ class EventWriter:
         try:
             if backend.is_open:
                 backend.check()
-                self._next_check = time.monotonic() + _CHECK_INTERVAL
+                self._next_check = time.monotonic() + CHECK_INTERVAL
             if has_data:
                 if not backend.is_open:
                     self._open_backend(first=False)
@@ -366,93 +289,6 @@ class EventWriter:
             self._raise_error(closing)
         return None
 
-    def _drain(self, wait: bool) -> Exception | None:
-        """Hand every queued chunk to the backend in order, then commit the batch.
-
-        A deferred record that failed to build is left out and its exception
-        returned; the records after it are still written.
-        """
-        backend = self._backend
-        now = time.monotonic()
-        if now >= self._next_check:
-            backend.check()
-            self._next_check = now + _CHECK_INTERVAL
-        if self._writing is not None:
-            self._skip_written_head()
-        failure: Exception | None = None
-        queue = self._queue
-        while queue:  # older chunks and deferred records first, in order
-            item = queue[0]
-            if isinstance(item, Future):
-                try:
-                    data = frame(item.result())
-                except Exception as exc:
-                    queue.popleft()
-                    self._deferred -= 1
-                    self._pending -= 1
-                    failure = failure or exc
-                    continue
-                # Framed bytes replace the future, so a partial write keeps the rest.
-                item = queue[0] = data
-                self._deferred -= 1
-            self._write_all(item)
-            queue.popleft()
-        self._write_all(self._buffer)
-        self._buffer = bytearray()
-        self._writing = None
-        self._pending = self._queued = 0
-        self._room = backend.byte_limit
-        self._deadline = math.inf
-        backend.commit(wait)
-        return failure
-
-    def _write_all(self, chunk: bytes | bytearray) -> None:
-        """Write the chunk at the head of _queue (or _buffer) to the backend.
-
-        The caller then removes it. ``_writing`` and ``_size`` are updated in
-        an order that keeps them right wherever an exception from a signal
-        handler lands (see ``_skip_written_head``).
-        """
-        self._writing = (chunk, self._size)
-        written = 0
-        write = self._backend.write_some
-        try:
-            while written < len(chunk):  # a write may take less than asked
-                written += write(chunk if not written else chunk[written:])
-        except OSError:
-            self._writing = None
-            self._size += written
-            if written:  # keep what did not reach the file
-                if chunk is self._buffer:
-                    del chunk[:written]
-                else:
-                    self._queue[0] = chunk[written:]
-            raise
-        self._size += written  # before the caller removes the chunk: see below
-
-    def _skip_written_head(self) -> None:
-        """Drop what a write cut short by an exception already stored.
-
-        A signal handler's exception (KeyboardInterrupt on Ctrl-C) can land
-        after the write returned and before the chunk left the head of the
-        queue; writing it again would duplicate its records. While the chunk
-        ``_writing`` names is still at the head, the backend's position (only
-        this writer appends there) tells how much of it went out. Once the
-        chunk has left the head, ``_size`` already counts it.
-        """
-        (chunk, size_before), self._writing = self._writing, None
-        head = self._queue[0] if self._queue else self._buffer
-        if head is not chunk or not self._backend.is_open:
-            return
-        self._size = self._backend.position()
-        written = self._size - size_before
-        if head is self._buffer:
-            self._buffer = self._buffer[written:]
-        elif written >= len(head):
-            self._queue.popleft()
-        else:
-            self._queue[0] = head[written:]
-
     def _write_or_raise(self) -> None:
         try:
             failure = self._drain(wait=True)
@@ -463,29 +299,6 @@ class EventWriter:
             self._raise_error()
         if failure is not None:
             raise failure
-
-    def _raise_error(self, closing: bool = False) -> None:
-        """Raise the pending error (once); unwritten records stay queued."""
-        error, self._error = self._error, None
-        self._alert = True  # the next call looks again (a file to reopen, say)
-        if not isinstance(error, OSError) or isinstance(error, StorageError):
-            raise error  # a deferred record's builder failed: its own exception
-        unwritten = len(self._buffer) + sum(
-            len(item) for item in self._queue if not isinstance(item, Future)
-        )
-        what = f"{unwritten} bytes of records"
-        if self._deferred:
-            what += f" and {self._deferred} records being encoded"
-        if closing:
-            fate = f"{what} could not be written and are lost"
-        elif not self._backend.is_open:
-            fate = f"{what} not yet written are kept for a new file, opened by the next record"
-        else:
-            fate = f"{what} not yet written are kept and retried by the next write"
-        raise OSError(
-            error.errno,
-            f"writing event file {self.path!r} failed: {error.strerror or error}; {fate}",
-        ) from error
 
     # -- called by tblog._lifecycle ------------------------------------------------
 

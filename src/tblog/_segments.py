@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tblog._event_writer import StorageError
+from tblog._event_queue import StorageError
 from tblog._names import event_file_stem, file_version_event
 from tblog._record import frame
 
