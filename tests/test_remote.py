@@ -1079,3 +1079,17 @@ def test_one_registry_closes_both_kinds(in_moto: Store, tmp_path: Path, how: str
     local_events = [e for p in tbutil.event_files(local) for e in tbutil.load_events(p)]
     local_steps = [s for s, _ in scalar_values(local_events, tag)]
     assert remote_steps == local_steps == list(range(20))
+
+
+def test_flush_after_a_failed_close_returns(
+    memory_url: str, fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _storage.open_event_writer(memory_url)
+    flaky_uploads(memory_url, monkeypatch, 10**9, ConnectionError("network down"))
+    writer.add_record(b"x" * 10)
+    with pytest.raises(OSError, match="could not be uploaded and are lost"):
+        writer.close()
+    done = threading.Event()
+    threading.Thread(target=lambda: (writer.flush(), done.set()), daemon=True).start()
+    assert done.wait(30), "flush() on a closed writer hung"
+    writer.close()  # idempotent

@@ -198,7 +198,7 @@ class Segments:
         """Return once every committed segment is uploaded (raise a failure)."""
         with self._cond:
             target = self._sealed
-            while self._uploaded < target:
+            while self._uploaded < target and not self._closing:  # close() reports the rest
                 self._raise_pending_locked()
                 self._cond.wait()
             self._raise_pending_locked()
@@ -207,7 +207,7 @@ class Segments:
         """As ``sync``, for a signal handler: gives up at ``deadline``, never raises."""
         with self._cond:
             target = self._sealed
-            while self._uploaded < target and self._error is None:
+            while self._uploaded < target and self._error is None and not self._closing:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
