@@ -2,7 +2,7 @@
 
 ``SummaryWriter`` converts user arguments (``tblog._convert``), builds summaries
 (``tblog.summary``) and hands serialized events to a ``FileWriter``, which owns
-one event file (``tblog._event_file``). Nothing here encodes data itself except
+one event writer (``tblog._storage``). Nothing here encodes data itself except
 the scalar hot path, which uses ``tblog._scalar_event``.
 """
 
@@ -51,7 +51,7 @@ class FileWriter:
         filename_suffix: str = "",
     ) -> None:
         self._log_dir = os.fspath(log_dir)
-        # A local directory, or a scheme:// URL (s3, gs, az, memory: tblog._remote).
+        # A local directory, or a scheme:// URL (s3, gs, az, memory: tblog._storage).
         self.event_writer = open_event_writer(self._log_dir, max_queue, flush_secs, filename_suffix)
 
     def get_logdir(self) -> str:
