@@ -5,8 +5,8 @@ records and, before it, a queue of older chunks and futures of records being
 built off-thread. ``_drain`` hands them to the storage backend (``Backend``,
 below) in order, chunk by chunk, then commits the batch. A write cut short by
 an exception from a signal handler (``KeyboardInterrupt``) duplicates nothing:
-the chunk being written is marked first, and the next drain asks the backend
-how much of it went out. ``tblog._event_writer.EventWriter`` builds on it.
+the backend marks the chunk it writes, and the next drain asks it how much of
+the marked chunk went out. ``tblog._event_writer.EventWriter`` builds on it.
 """
 
 from __future__ import annotations
@@ -41,13 +41,19 @@ class Backend(Protocol):
     path: str  # the current file or segment (a URL for object storage)
     byte_limit: int  # buffered bytes that make the core write
     counts_records: bool  # whether max_queue makes the core write
+    commits: bool  # whether commit() must be called after each batch
     closes_early: bool  # closed from threading's exit hooks (see tblog._lifecycle)
 
     @property
     def is_open(self) -> bool: ...
-    def open(self, first: bool) -> int: ...  # start a file or series; returns position()
-    def write_some(self, data: bytes | bytearray) -> int: ...  # like os.write
-    def position(self) -> int: ...  # bytes written so far (after a cut-short write)
+    # The chunk of the last write, until the core clears it (see _skip_written_head).
+    writing: bytes | bytearray | None
+
+    def open(self, first: bool) -> None: ...  # start a file or series; clears ``writing``
+    # Store the whole chunk, marking it in ``writing`` first. An OSError carries
+    # ``written``: the bytes of the chunk stored before it.
+    def write(self, chunk: bytes | bytearray) -> None: ...
+    def written_of_mark(self) -> int: ...  # bytes of ``writing`` stored; clears it
     def commit(self, wait: bool) -> None: ...  # end of one batch of writes
     def check(self) -> None: ...  # raise OSError if the target is gone
     def raise_pending(self) -> None: ...  # raise a background failure (StorageError)
@@ -67,6 +73,7 @@ class RecordQueue:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._commits = backend.commits
         self._reset()
 
     def _reset(self) -> None:
@@ -80,9 +87,6 @@ class RecordQueue:
         self._deadline = math.inf  # monotonic time by which the queue must be written
         self._error: BaseException | None = None  # raised by the next call
         self._next_check = 0.0  # monotonic time of the next backend check
-        self._size = 0  # backend position after the last whole write
-        # (chunk, position before it) of the write in progress: see _skip_written_head.
-        self._writing: tuple[bytes | bytearray, int] | None = None
         # Checked first by every call: closed, an error, a backend to (re)open.
         self._alert = True
 
@@ -115,7 +119,7 @@ class RecordQueue:
         if now >= self._next_check:
             backend.check()
             self._next_check = now + CHECK_INTERVAL
-        if self._writing is not None:
+        if backend.writing is not None:
             self._skip_written_head()
         failure: Exception | None = None
         queue = self._queue
@@ -133,57 +137,47 @@ class RecordQueue:
                 # Framed bytes replace the future, so a partial write keeps the rest.
                 item = queue[0] = data
                 self._deferred -= 1
-            self._write_all(item)
-            queue.popleft()
-        self._write_all(self._buffer)
-        self._buffer = bytearray()
-        self._writing = None
-        self._pending = self._queued = 0
-        self._room = backend.byte_limit
-        self._deadline = math.inf
-        backend.commit(wait)
-        return failure
-
-    def _write_all(self, chunk: bytes | bytearray) -> None:
-        """Write the chunk at the head of _queue (or _buffer) to the backend.
-
-        The caller then removes it. ``_writing`` and ``_size`` are updated in
-        an order that keeps them right wherever an exception from a signal
-        handler lands (see ``_skip_written_head``).
-        """
-        self._writing = (chunk, self._size)
-        written = 0
-        write = self._backend.write_some
+            try:
+                backend.write(item)
+            except OSError as exc:
+                if exc.written:  # type: ignore[attr-defined]
+                    queue[0] = item[exc.written :]  # type: ignore[attr-defined]
+                raise
+            queue.popleft()  # only now: see _skip_written_head
+        buffer = self._buffer
         try:
-            while written < len(chunk):  # a write may take less than asked
-                written += write(chunk if not written else chunk[written:])
-        except OSError:
-            self._writing = None
-            self._size += written
-            if written:  # keep what did not reach the file
-                if chunk is self._buffer:
-                    del chunk[:written]
-                else:
-                    self._queue[0] = chunk[written:]
+            backend.write(buffer)
+        except OSError as exc:
+            if exc.written:  # type: ignore[attr-defined]
+                del buffer[: exc.written]  # type: ignore[attr-defined]
             raise
-        self._size += written  # before the caller removes the chunk: see below
+        self._buffer = bytearray()
+        backend.writing = None
+        self._pending = 0
+        if self._queued:
+            self._queued = 0
+            self._room = backend.byte_limit
+        self._deadline = math.inf
+        if self._commits:
+            backend.commit(wait)
+        return failure
 
     def _skip_written_head(self) -> None:
         """Drop what a write cut short by an exception already stored.
 
         A signal handler's exception (KeyboardInterrupt on Ctrl-C) can land
-        after the write returned and before the chunk left the head of the
-        queue; writing it again would duplicate its records. While the chunk
-        ``_writing`` names is still at the head, the backend's position (only
-        this writer appends there) tells how much of it went out. Once the
-        chunk has left the head, ``_size`` already counts it.
+        after the backend's write returned and before the chunk left the head
+        of the queue; writing it again would duplicate its records. The
+        backend marks each chunk it writes (``writing``) and, while the marked
+        chunk is still at the head, tells how much of it went out (only this
+        writer appends there).
         """
-        (chunk, size_before), self._writing = self._writing, None
+        backend = self._backend
+        chunk = backend.writing
+        written = backend.written_of_mark()
         head = self._queue[0] if self._queue else self._buffer
-        if head is not chunk or not self._backend.is_open:
+        if head is not chunk or not written:
             return
-        self._size = self._backend.position()
-        written = self._size - size_before
         if head is self._buffer:
             self._buffer = self._buffer[written:]
         elif written >= len(head):

@@ -259,8 +259,7 @@ class EventWriter(RecordQueue):
 
     def _open_backend(self, first: bool) -> None:
         """Start a new file (or segment series); records already queued follow it."""
-        self._size = self._backend.open(first)
-        self._writing = None  # whatever was cut short went to the old file
+        self._backend.open(first)  # whatever was cut short went to the old file
         self._next_check = time.monotonic() + CHECK_INTERVAL
         registry.file_opened()
 

@@ -42,6 +42,7 @@ class LocalFile:
 
     byte_limit = _MAX_BUFFER_BYTES
     counts_records = True
+    commits = False  # every write goes to the OS at once
     closes_early = False
 
     def __init__(self, logdir: str, suffix: str, wake: Callable[[], None]) -> None:
@@ -49,14 +50,17 @@ class LocalFile:
         self._suffix = suffix
         self._fd: int | None = None
         self._fd_id = (0, 0)  # (st_dev, st_ino) of the file _fd was opened on
+        self._size = 0  # bytes in the file after its last whole write
+        self._size_before = 0  # ... before the chunk ``writing`` names
+        self.writing: bytes | bytearray | None = None
         self.path = ""
 
     @property
     def is_open(self) -> bool:
         return self._fd is not None
 
-    def open(self, first: bool) -> int:
-        """Create a new event file and write its header; returns its size."""
+    def open(self, first: bool) -> None:
+        """Create a new event file and write its header."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         try:
             os.makedirs(self._logdir, exist_ok=True)
@@ -86,23 +90,44 @@ class LocalFile:
         self._fd = fd
         self._fd_id = (stat.st_dev, stat.st_ino)
         self.path = path
-        return len(header)
+        self._size = len(header)
+        self.writing = None
 
-    def write_some(self, data: bytes | bytearray) -> int:
+    def write(self, chunk: bytes | bytearray) -> None:
+        """Write the whole chunk (``os.write`` may take less than asked).
+
+        ``writing`` and ``_size`` are updated in an order that keeps them right
+        wherever an exception from a signal handler lands (see
+        ``written_of_mark``).
+        """
+        self.writing, self._size_before = chunk, self._size
+        written = 0
         try:
-            return os.write(self._fd, data)  # type: ignore[arg-type]
+            while written < len(chunk):
+                written += os.write(self._fd, chunk if not written else chunk[written:])  # type: ignore[arg-type]
         except OSError as exc:
+            self.writing = None
+            self._size += written
             if exc.errno == errno.EBADF and self._fd is not None:
                 self._fd = None  # not ours any more: the next record opens a new file
                 reason = f"its file descriptor was closed outside tblog ({exc.strerror})"
-                raise OSError(errno.EBADF, reason) from exc
+                error = OSError(errno.EBADF, reason)
+                error.written = written  # type: ignore[attr-defined]
+                raise error from exc
+            exc.written = written  # type: ignore[attr-defined]
             raise
+        self._size += written  # before the core removes the chunk
 
-    def position(self) -> int:
-        return os.fstat(self._fd).st_size  # type: ignore[arg-type]
+    def written_of_mark(self) -> int:
+        """Bytes of the chunk ``writing`` names that are in the file (its size tells)."""
+        self.writing = None
+        if self._fd is None:
+            return 0
+        self._size = os.fstat(self._fd).st_size
+        return self._size - self._size_before
 
     def commit(self, wait: bool) -> None:
-        """Nothing to do: every write went to the OS already."""
+        """Nothing to do (never called: ``commits`` is False)."""
 
     def check(self) -> None:
         """Raise OSError unless the descriptor is still this writer's live event file.
@@ -150,6 +175,7 @@ class LocalFile:
                 os.close(fd)
 
     def forget_parent(self) -> None:
+        self.writing = None
         if self._fd is not None:
             os.close(self._fd)  # the child's copy only; the parent keeps its own
             self._fd = None

@@ -120,6 +120,7 @@ class Segments:
     """Writes a run's records to object storage as immutable rolling segments."""
 
     counts_records = False  # one object per ten records would flood the bucket
+    commits = True  # each batch becomes one object
     closes_early = True  # fsspec needs concurrent.futures' executors: see tblog._lifecycle
 
     def __init__(self, logdir: str, suffix: str, wake: Callable[[], None]) -> None:
@@ -137,7 +138,8 @@ class Segments:
         self._prefix = ""
         self._seq = 0
         self._parts: list[bytes] = []  # the open segment
-        self._position = 0  # bytes ever written into segments (for the core)
+        self.writing: bytes | bytearray | None = None  # the core's chunk last written
+        self._parts_before = 0  # len(_parts) before ``writing`` was appended
         self._pending: collections.deque[Segment] = collections.deque()
         self._sealed = 0  # segments sealed, ever
         self._uploaded = 0  # segments uploaded, ever
@@ -149,7 +151,7 @@ class Segments:
 
     # -- the core's calls ------------------------------------------------------
 
-    def open(self, first: bool) -> int:
+    def open(self, first: bool) -> None:
         """Start a name series; the first time, upload the header-only segment."""
         self._start_series()
         self.is_open = True
@@ -160,15 +162,18 @@ class Segments:
             self._upload(header.path, header.payload(), attempts=1)
             self.path = f"{self._url}/{name}"
             self._uploaded = self._sealed = 1
-        return self._position
+        self.writing = None
 
-    def write_some(self, data: bytes | bytearray) -> int:
-        self._parts.append(bytes(data))  # a copy: the core reuses its buffers
-        self._position += len(data)
-        return len(data)
+    def write(self, chunk: bytes | bytearray) -> None:
+        self.writing, self._parts_before = chunk, len(self._parts)
+        self._parts.append(bytes(chunk))  # a copy: the core reuses its buffers
 
-    def position(self) -> int:
-        return self._position
+    def written_of_mark(self) -> int:
+        """All of the marked chunk once it is in the open segment, else nothing."""
+        chunk, self.writing = self.writing, None
+        if chunk is None or len(self._parts) <= self._parts_before:
+            return 0
+        return len(chunk)
 
     def commit(self, wait: bool) -> None:
         """Seal the open segment for upload; with ``wait``, block while too many wait."""
