@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tbutil import event_files, iter_records, load_events
 from tensorboard.compat.proto import event_pb2
@@ -174,6 +175,25 @@ def all_event_files(root: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if "tfevents" in p.name and p.is_file())
 
 
+def descriptor_of(path: str | os.PathLike[str]) -> int:
+    """The descriptor this process has open on ``path`` (found through /proc/self/fd),
+    so a test can close or redirect a writer's file the way outside code would."""
+    if not os.path.isdir("/proc/self/fd"):
+        import pytest
+
+        pytest.skip("needs /proc/self/fd to find the writer's descriptor")
+    target = os.stat(path)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            stat = os.fstat(fd)
+        except OSError:
+            continue
+        if (stat.st_dev, stat.st_ino) == (target.st_dev, target.st_ino):
+            return fd
+    raise AssertionError(f"no descriptor open on {path}")
+
+
 def files_outside(root: Path, allowed: Sequence[Path]) -> list[Path]:
     """Every file under ``root`` not under one of ``allowed``."""
     return [
@@ -181,3 +201,50 @@ def files_outside(root: Path, allowed: Sequence[Path]) -> list[Path]:
         for p in root.rglob("*")
         if p.is_file() and not any(p == a or a in p.parents for a in allowed)
     ]
+
+
+#: Side-file paths that would leave the run directory or break a name: ValueError.
+SIDE_FILE_ESCAPES = [
+    "../x", "/abs", "a/../../b", "..", ".", "", "a//b", "a/", "back\\slash", "nul\0x",
+    "bad\ud800", "x" * 300,
+]
+
+
+def check_side_files(writer: Any, read: Callable[[str], bytes | None]) -> None:
+    """``write_file`` / ``update_file`` of an event writer, on any backend, read
+    back with ``read(relative)`` (None: no such file); closes the writer."""
+    import pytest
+
+    writer.write_file("00001/tag/tensors.tsv", b"1\t2\n")
+    assert read("00001/tag/tensors.tsv") == b"1\t2\n"
+    writer.write_file("00001/tag/tensors.tsv", b"3\t4\n")  # replaced whole
+    assert read("00001/tag/tensors.tsv") == b"3\t4\n"
+    seen = []
+
+    def append(old: bytes | None) -> bytes:
+        seen.append(old)
+        return (old or b"") + b"entry\n"
+
+    writer.update_file("projector_config.pbtxt", append)
+    writer.update_file("projector_config.pbtxt", append)
+    assert seen == [None, b"entry\n"]
+    assert read("projector_config.pbtxt") == b"entry\nentry\n"
+
+    def broken(old: bytes | None) -> bytes:
+        raise RuntimeError("bad update")
+
+    with pytest.raises(RuntimeError, match="bad update"):
+        writer.update_file("projector_config.pbtxt", broken)
+    assert read("projector_config.pbtxt") == b"entry\nentry\n"  # left as it was
+    for bad in SIDE_FILE_ESCAPES:
+        with pytest.raises(ValueError, match="side file"):
+            writer.write_file(bad, b"x")
+        with pytest.raises(ValueError, match="side file"):
+            writer.update_file(bad, append)
+    with pytest.raises(TypeError):
+        writer.write_file(3, b"x")
+    with pytest.raises(TypeError):
+        writer.write_file("a.txt", "not bytes")
+    writer.close()
+    with pytest.raises(ValueError, match="closed"):
+        writer.write_file("after.txt", b"x")

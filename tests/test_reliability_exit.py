@@ -159,11 +159,12 @@ def test_write_cut_short_by_keyboard_interrupt_duplicates_nothing(
     the writer has taken the records off its queue (CI once saw 10 steps twice).
     Here it is injected exactly there: the rest must still go out once each."""
     writer = SummaryWriter(logdir, max_queue=10, flush_secs=10_000)
-    event_writer = writer.file_writer.event_writer
+    own = os.stat(writer.file_writer.event_writer.path)
     real_write, writes = os.write, []
 
     def write_then_interrupt(fd: int, data: bytes) -> int:
-        if fd != event_writer._fd:
+        stat = os.fstat(fd)
+        if (stat.st_dev, stat.st_ino) != (own.st_dev, own.st_ino):  # not the event file
             return real_write(fd, data)
         writes.append(len(data))
         if len(writes) != nth_write:

@@ -13,15 +13,26 @@ import errno
 import math
 import os
 import shutil
+import subprocess
+import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from reliability_helpers import parse_all, run_python, run_scalars, scalar_values, verify
+from reliability_helpers import (
+    PRELUDE,
+    check_side_files,
+    descriptor_of,
+    parse_all,
+    run_python,
+    run_scalars,
+    scalar_values,
+    verify,
+)
 from tbutil import event_files
 
 from tblog import FileWriter, SummaryWriter
+from tblog._storage import open_event_writer
 from tblog.proto import event_pb2, summary_pb2
 
 # -- 7. I/O faults -----------------------------------------------------------------
@@ -107,26 +118,25 @@ def test_file_size_limit_until_close_leaves_a_readable_file(corrupt_logdir: Path
     assert verify(corrupt_logdir)[0] == 0
 
 
-def _point_at(writer: SummaryWriter, target_fd: int) -> None:
-    """Make the writer's descriptor refer to ``target_fd``'s file, as if the disk
-    under its own file changed (the writer is told it is still its file)."""
-    event_writer = writer.file_writer.event_writer
-    os.dup2(target_fd, event_writer._fd)
-    stat = os.fstat(event_writer._fd)
-    event_writer._fd_id = (stat.st_dev, stat.st_ino)
-
-
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_disk_full_raises_keeps_records_and_recovers(logdir: Path) -> None:
+def test_disk_full_raises_keeps_records_and_recovers(
+    logdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writer = SummaryWriter(logdir, max_queue=5)
     for i in range(20):
         writer.add_scalar("loss", i, i)
     writer.flush()
-    event_writer = writer.file_writer.event_writer
-    own = os.dup(event_writer._fd)
+    own = descriptor_of(writer.file_writer.event_writer.path)
     full = os.open("/dev/full", os.O_WRONLY)
+    real_write = os.write
+    disk_full = True
+
+    def write(fd: int, data: bytes) -> int:
+        # The writer's writes go to /dev/full: the kernel's own ENOSPC.
+        return real_write(full if fd == own and disk_full else fd, data)
+
+    monkeypatch.setattr(os, "write", write)
     try:
-        _point_at(writer, full)
         raised = 0
         for i in range(20, 40):
             try:
@@ -137,11 +147,11 @@ def test_disk_full_raises_keeps_records_and_recovers(logdir: Path) -> None:
         assert raised == 16  # from the 5th call on, every call tries to write and raises
         with pytest.raises(OSError, match="No space left on device"):
             writer.flush()
-        _point_at(writer, own)  # space again
+        disk_full = False  # space again
         writer.close()
     finally:
+        monkeypatch.undo()
         os.close(full)
-        os.close(own)
     assert [step for _, step, _ in run_scalars(logdir)] == list(range(40))
 
 
@@ -188,7 +198,7 @@ def test_descriptor_closed_under_the_writer(logdir: Path) -> None:
         writer.add_scalar("loss", i, i)
     writer.flush()
     first = writer.file_writer.event_writer.path
-    os.close(writer.file_writer.event_writer._fd)
+    os.close(descriptor_of(first))
     for i in range(10, 20):
         writer.add_scalar("loss", i, i)
     with pytest.raises(OSError, match="closed outside tblog"):
@@ -206,7 +216,7 @@ def test_descriptor_reused_by_another_file_is_never_written(logdir: Path, tmp_pa
     writer = SummaryWriter(logdir, max_queue=1000)
     writer.add_scalar("loss", 0, 0)
     writer.flush()
-    fd = writer.file_writer.event_writer._fd
+    fd = descriptor_of(writer.file_writer.event_writer.path)
     victim = tmp_path / "victim.bin"
     victim_fd = os.open(victim, os.O_WRONLY | os.O_CREAT)
     os.dup2(victim_fd, fd)  # closed outside tblog, number reused by another file
@@ -223,16 +233,31 @@ def test_descriptor_reused_by_another_file_is_never_written(logdir: Path, tmp_pa
     assert [step for _, step, _ in run_scalars(logdir)] == [0, 1]
 
 
-def test_background_flush_error_is_raised_by_the_next_call(logdir: Path) -> None:
+def test_background_flush_error_is_raised_by_the_next_call(
+    logdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writer = SummaryWriter(logdir, max_queue=1000, flush_secs=0.1)
     writer.add_scalar("loss", 0, 0)
     writer.flush()
-    os.close(writer.file_writer.event_writer._fd)
+    fd = descriptor_of(writer.file_writer.event_writer.path)
+    hit = threading.Event()  # set once the background flush has touched the closed fd
+
+    def watching(real):  # type: ignore[no-untyped-def]
+        def call(number: int, *args: object) -> object:
+            try:
+                return real(number, *args)
+            finally:
+                if number == fd:
+                    hit.set()
+
+        return call
+
+    monkeypatch.setattr(os, "write", watching(os.write))
+    monkeypatch.setattr(os, "fstat", watching(os.fstat))
+    os.close(fd)
     writer.add_scalar("loss", 1, 1)
-    event_writer = writer.file_writer.event_writer
-    deadline = time.monotonic() + 30
-    while event_writer._error is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # the background tick hits EBADF within ~1 s
+    assert hit.wait(30)  # the background tick hits EBADF within ~1 s
+    monkeypatch.undo()
     with pytest.raises(OSError, match="closed outside tblog"):
         writer.add_scalar("loss", 2, 2)
     writer.add_scalar("loss", 3, 3)
@@ -279,17 +304,18 @@ def test_deferred_records_apply_back_pressure(logdir: Path) -> None:
     """Slow off-thread encodes: the caller waits once 16 are pending, instead of
     queueing without bound."""
     writer = FileWriter(logdir, max_queue=10**6)
-    event_writer = writer.event_writer
     release = threading.Event()
+    finished: list[int] = []  # list.append is atomic: builders run on several threads
     most_pending = 0
 
     def slow_record(step: int) -> bytes:
         release.wait(0.01)
+        finished.append(step)
         return event_pb2.Event(wall_time=1.0, step=step).SerializeToString()
 
     for step in range(100):
         writer.add_deferred(lambda step=step: slow_record(step))
-        most_pending = max(most_pending, event_writer._deferred)
+        most_pending = max(most_pending, step + 1 - len(finished))  # handed in, not yet built
     writer.close()
     assert most_pending <= 16
     assert [e.step for e in parse_all(event_files(logdir)[0])[1:]] == list(range(100))
@@ -354,7 +380,7 @@ def test_non_finite_walltime_is_rejected_everywhere(logdir: Path, walltime: floa
         lambda: writer.add_scalars("x", {"a": 1.0}, 1, walltime=walltime),
         lambda: file_writer.add_event(_event(), 1, walltime=walltime),
         lambda: file_writer.add_summary(summary_pb2.Summary(), 1, walltime=walltime),
-        lambda: file_writer.event_writer.add_event(_event(wall_time=walltime)),
+        lambda: file_writer.add_record(_event(wall_time=walltime).SerializeToString()),
     ]
     for call in calls:
         with pytest.raises(ValueError, match="finite"):
@@ -363,3 +389,59 @@ def test_non_finite_walltime_is_rejected_everywhere(logdir: Path, walltime: floa
     writer.close()
     assert run_scalars(logdir) == [("x", 2, 1.0)]
     assert not (logdir / "x_a").exists()
+
+
+# -- side files (projector, hparams): inside the run, whole, merged under a lock ---
+
+def test_side_files_stay_inside_and_are_replaced_whole(tmp_path: Path) -> None:
+    logdir = tmp_path / "root" / "run"
+
+    def read(relative: str) -> bytes | None:
+        path = logdir.joinpath(*relative.split("/"))
+        return path.read_bytes() if path.exists() else None
+
+    check_side_files(open_event_writer(str(logdir)), read)
+    # No temporary file left behind, nothing outside the run directory.
+    found = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert [name for name in found if "tfevents" not in name] == [
+        "root/run/00001/tag/tensors.tsv",
+        "root/run/projector_config.pbtxt",
+    ]
+
+
+UPDATE_CHILD = """
+from tblog._storage import open_event_writer
+
+writer = open_event_writer(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    line = f"{sys.argv[2]}{i}\\n".encode()
+    writer.update_file("merged.txt", lambda old, line=line: (old or b"") + line)
+writer.close()
+"""
+
+
+def test_update_file_merges_across_threads_and_processes(logdir: Path) -> None:
+    """Read-modify-write under one exclusive lock: no update is lost."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PRELUDE + UPDATE_CHILD, str(logdir), f"p{k}", "40"])
+        for k in range(2)
+    ]
+    writer = open_event_writer(str(logdir))
+
+    def update(prefix: str) -> None:
+        for i in range(40):
+            writer.update_file(
+                "merged.txt", lambda old, i=i: (old or b"") + f"{prefix}{i}\n".encode()
+            )
+
+    threads = [threading.Thread(target=update, args=(f"t{k}",)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for proc in procs:
+        assert proc.wait(60) == 0
+    writer.close()
+    lines = (logdir / "merged.txt").read_text().split()
+    assert sorted(lines) == sorted(f"{who}{i}" for who in ("p0", "p1", "t0", "t1", "t2")
+                                   for i in range(40))

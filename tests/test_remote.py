@@ -38,8 +38,11 @@ from tensorboard.compat.proto import event_pb2
 
 fsspec = pytest.importorskip("fsspec", reason="tblog's remote logdirs need fsspec")
 
+from reliability_helpers import PRELUDE, check_side_files  # noqa: E402
+from test_reliability_input import CONSTRUCTOR_CASES  # noqa: E402
+
 import tblog  # noqa: E402
-from tblog import SummaryWriter, _remote  # noqa: E402
+from tblog import SummaryWriter, _segments, _storage  # noqa: E402
 
 BUCKET = "tbbkt"
 HAS_HISTOGRAM = hasattr(SummaryWriter, "add_histogram")
@@ -378,7 +381,7 @@ def tensorboard(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def objects(url: str) -> dict[str, bytes]:
     """Every object under ``url`` (recursively): name relative to ``url`` -> bytes."""
-    fs, root = _remote.filesystem(url)
+    fs, root = _storage.filesystem(url)
     fs.invalidate_cache()
     root = root.rstrip("/")
     names = [p for p in fs.find(root) if "tfevents" in p]
@@ -421,7 +424,7 @@ def test_tensorboard_shows_live_run(
 ) -> None:
     run = "live"
     writer = SummaryWriter(f"{in_store.url}/{run}", flush_secs=1)
-    assert type(writer._get_file_writer().event_writer).__name__ == "SegmentedEventFileWriter"
+    assert writer.file_writer.event_writer.path.startswith(f"{in_store.url}/{run}/events.out.")
     try:
         for step in range(5):
             writer.add_scalar("loss", 1.0 / (step + 1), step)
@@ -522,18 +525,17 @@ def test_tensorboard_default_loader_follows_segments(
     monkeypatch.setattr(gfile.get_filesystem("s3://x"), "_s3_endpoint", in_moto.env["S3_ENDPOINT"])
     url = f"{in_moto.url}/default_loader"
     writer = SummaryWriter(url)
-    # Skip ahead to cross a decimal boundary quickly: "...000010" must sort after
-    # "...000009" (unpadded, TensorBoard would never read segments 10 and on).
-    event_writer = writer._get_file_writer().event_writer
-    event_writer._seq = 8
+    event_writer = writer.file_writer.event_writer
+    # Cross a decimal boundary: "...000010" must sort after "...000009"
+    # (unpadded, TensorBoard would never read segments 10 and on).
     accumulator = plugin_event_accumulator.EventAccumulator(
         url, size_guidance=plugin_event_accumulator.STORE_EVERYTHING_SIZE_GUIDANCE
     )
-    for segment in range(4):  # 000008 ... 000011
+    for segment in range(11):  # 000001 ... 000011, one flush each
         for step in range(segment * 3, segment * 3 + 3):
             writer.add_scalar("acc", step / 100, step)
         writer.flush()
-        if segment != 2:  # the loader goes on from where it stopped
+        if segment + 1 in (8, 9, 11):  # the loader goes on from where it stopped
             accumulator.Reload()
             assert [e.step for e in accumulator.Tensors("acc")] == list(range(segment * 3 + 3))
     writer.close()
@@ -575,16 +577,17 @@ def _child_logs(writer: SummaryWriter, close: bool) -> None:
     # else: multiprocessing's exit finalizer uploads (atexit does not run here)
 
 
-def test_forked_children_never_write_the_parents_segment(in_moto: Store) -> None:
+def test_forked_children_never_write_the_parents_segment(
+    in_moto: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"{in_moto.url}/fork"
     writer = SummaryWriter(url, flush_secs=3600)
-    event_writer = writer._get_file_writer().event_writer
-    held = FlakyPipe(event_writer._fs.pipe_file, 0, OSError(), hold_after=0)
-    event_writer._fs = mock.Mock(wraps=event_writer._fs, pipe_file=held)
+    held = hold_uploads(url, monkeypatch)
     for step in range(3):
         writer.add_scalar("parent", float(step), step)
-    with event_writer._cond:
-        event_writer._seal()  # a segment whose upload is in flight at fork time ...
+    flusher = threading.Thread(target=writer.flush)  # waits for the held upload
+    flusher.start()
+    # A segment whose upload is in flight at fork time ...
     tbutil.wait_for(lambda: held.entered == 1, 30, what="the upload to start")
     for step in range(3, 5):
         writer.add_scalar("parent", float(step), step)  # ... and records still buffered
@@ -598,6 +601,8 @@ def test_forked_children_never_write_the_parents_segment(in_moto: Store) -> None
         child.join(60)
         assert child.exitcode == 0
     held.gate.set()
+    flusher.join(60)
+    assert not flusher.is_alive()
     for step in range(5, 10):
         writer.add_scalar("parent", float(step), step)
     writer.close()
@@ -640,7 +645,7 @@ def test_unclosed_writer_is_uploaded_at_exit(in_moto: Store, tmp_path: Path) -> 
 def memory_url(request: pytest.FixtureRequest) -> Iterator[str]:
     url = f"memory://tblog-tests/{request.node.name}"
     yield url
-    fs, path = _remote.filesystem(url)
+    fs, path = _storage.filesystem(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
 
@@ -652,14 +657,14 @@ def segments(url: str) -> list[list[event_pb2.Event]]:
 def test_memory_segments_are_read_by_tensorboards_loader(memory_url: str) -> None:
     from tensorboard.backend.event_processing import plugin_event_accumulator
 
-    writer = _remote.SegmentedEventFileWriter(memory_url)
+    writer = _storage.open_event_writer(memory_url)
     event = event_pb2.Event(wall_time=1.0, step=7)
     event.summary.value.add(tag="t", simple_value=2.5)
-    writer.add_event(event)
+    writer.add_record(event.SerializeToString())
     writer.flush()
     writer.add_record(event.SerializeToString())
     writer.close()
-    assert writer.closed and writer.get_logdir() == memory_url
+    assert writer.closed and writer.logdir == memory_url
     assert writer.path.endswith(".000002")
     found = segments(memory_url)
     assert [len(s) for s in found] == [1, 2, 2]  # header-only, then header + record each
@@ -681,7 +686,7 @@ def test_flush_secs_timer_uploads_without_flush(memory_url: str) -> None:
 
 
 def test_size_threshold_cuts_segments(memory_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_remote, "_SEGMENT_BYTES", 1000)
+    monkeypatch.setattr(_segments, "_SEGMENT_BYTES", 1000)
     writer = SummaryWriter(memory_url)
     for step in range(200):  # ~40 bytes each: a segment every ~25 records
         writer.add_scalar("x", float(step), step)
@@ -716,35 +721,58 @@ class FlakyPipe:
         return self.real(path, data, **kwargs)
 
 
+def patch_uploads(url: str, monkeypatch: pytest.MonkeyPatch, flaky: FlakyPipe) -> FlakyPipe:
+    """Route uploads to ``url`` through ``flaky``: the writer uploads with
+    ``pipe_file`` of the filesystem object ``tblog._storage.filesystem`` returns."""
+    fs, _ = _storage.filesystem(url)
+    monkeypatch.setattr(fs, "pipe_file", flaky)
+    return flaky
+
+
+def hold_uploads(url: str, monkeypatch: pytest.MonkeyPatch) -> FlakyPipe:
+    """Uploads to ``url`` wait until the returned pipe's ``gate`` is set."""
+    fs, _ = _storage.filesystem(url)
+    return patch_uploads(url, monkeypatch, FlakyPipe(fs.pipe_file, 0, OSError(), hold_after=0))
+
+
+def flaky_uploads(
+    url: str, monkeypatch: pytest.MonkeyPatch, failures: int, error: Exception,
+    hold_after: float = 1e9,
+) -> FlakyPipe:
+    fs, _ = _storage.filesystem(url)
+    return patch_uploads(url, monkeypatch, FlakyPipe(fs.pipe_file, failures, error, hold_after))
+
+
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_remote, "_BACKOFF_SECS", 0.01)
+    monkeypatch.setattr(_segments, "_BACKOFF_SECS", 0.01)
 
 
-def test_transient_upload_errors_are_retried(memory_url: str, fast_retries: None) -> None:
-    writer = _remote.SegmentedEventFileWriter(memory_url)
-    flaky = FlakyPipe(writer._fs.pipe_file, _remote._ATTEMPTS - 1, ConnectionError("reset"))
-    writer._fs = mock.Mock(wraps=writer._fs, pipe_file=flaky)
+def test_transient_upload_errors_are_retried(
+    memory_url: str, fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _storage.open_event_writer(memory_url)
+    attempts = _segments._ATTEMPTS
+    flaky = flaky_uploads(memory_url, monkeypatch, attempts - 1, ConnectionError("reset"))
     writer.add_record(b"")
     writer.flush()  # succeeds on the last attempt
     writer.close()
-    assert flaky.calls == _remote._ATTEMPTS
+    assert flaky.calls == attempts
     assert [len(s) for s in segments(memory_url)] == [1, 2]
 
 
 def test_persistent_upload_error_is_raised_and_nothing_is_dropped(
-    memory_url: str, fast_retries: None
+    memory_url: str, fast_retries: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = SummaryWriter(memory_url)
-    event_writer = writer._get_file_writer().event_writer
-    flaky = FlakyPipe(
-        event_writer._fs.pipe_file, 10**9, ConnectionError("network down"), _remote._ATTEMPTS
+    attempts = _segments._ATTEMPTS
+    flaky = flaky_uploads(
+        memory_url, monkeypatch, 10**9, ConnectionError("network down"), attempts
     )
-    event_writer._fs = mock.Mock(wraps=event_writer._fs, pipe_file=flaky)
     writer.add_scalar("x", 0.0, 0)
     with pytest.raises(OSError, match=r"after retries \(1 segment\(s\) kept.*network down"):
         writer.flush()
-    assert flaky.calls == _remote._ATTEMPTS
+    assert flaky.calls == attempts
     writer.add_scalar("x", 1.0, 1)  # the error was raised once; logging goes on
     flaky.failures = 0  # the network is back
     flaky.gate.set()
@@ -753,10 +781,11 @@ def test_persistent_upload_error_is_raised_and_nothing_is_dropped(
     assert [st for s in segments(memory_url) for st, _ in scalar_values(s, "x")] == [0, 1]
 
 
-def test_close_reports_data_it_could_not_upload(memory_url: str, fast_retries: None) -> None:
-    writer = _remote.SegmentedEventFileWriter(memory_url)
-    flaky = FlakyPipe(writer._fs.pipe_file, 10**9, ConnectionError("network down"))
-    writer._fs = mock.Mock(wraps=writer._fs, pipe_file=flaky)
+def test_close_reports_data_it_could_not_upload(
+    memory_url: str, fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _storage.open_event_writer(memory_url)
+    flaky_uploads(memory_url, monkeypatch, 10**9, ConnectionError("network down"))
     writer.add_record(b"x" * 100)
     with pytest.raises(OSError, match=r"1 segment\(s\) .*could not be uploaded and are lost"):
         writer.close()
@@ -765,10 +794,11 @@ def test_close_reports_data_it_could_not_upload(memory_url: str, fast_retries: N
         writer.add_record(b"")
 
 
-def test_missing_bucket_error_is_not_retried(memory_url: str, fast_retries: None) -> None:
-    writer = _remote.SegmentedEventFileWriter(memory_url)
-    flaky = FlakyPipe(writer._fs.pipe_file, 10**9, FileNotFoundError("no such bucket"), 1)
-    writer._fs = mock.Mock(wraps=writer._fs, pipe_file=flaky)
+def test_missing_bucket_error_is_not_retried(
+    memory_url: str, fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _storage.open_event_writer(memory_url)
+    flaky = flaky_uploads(memory_url, monkeypatch, 10**9, FileNotFoundError("no such bucket"), 1)
     writer.add_record(b"")
     with pytest.raises(OSError, match="no such bucket"):
         writer.flush()
@@ -782,24 +812,25 @@ def test_missing_bucket_error_is_not_retried(memory_url: str, fast_retries: None
 def test_back_pressure_blocks_the_caller(
     memory_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_remote, "_MAX_PENDING", 2)
-    writer = _remote.SegmentedEventFileWriter(memory_url)
-    flaky = FlakyPipe(writer._fs.pipe_file, 0, OSError(), hold_after=0)  # uploads hang
-    writer._fs = mock.Mock(wraps=writer._fs, pipe_file=flaky)
+    monkeypatch.setattr(_segments, "_MAX_PENDING", 2)
+    monkeypatch.setattr(_segments, "_SEGMENT_BYTES", 1)  # every record cuts a segment
+    writer = _storage.open_event_writer(memory_url)
+    flaky = hold_uploads(memory_url, monkeypatch)  # uploads hang
     done = threading.Event()
+    added: list[int] = []
 
     def produce() -> None:
-        for _ in range(6):
+        for step in range(6):
             writer.add_record(event_pb2.Event(step=1).SerializeToString())
-            with writer._cond:
-                writer._seal_and_wait()
+            added.append(step)
         done.set()
 
     producer = threading.Thread(target=produce, daemon=True)
     producer.start()
-    tbutil.wait_for(lambda: len(writer._pending) == 3, 30, what="a full upload queue")
+    tbutil.wait_for(lambda: len(added) == 2, 30, what="a full upload queue")
     assert not done.wait(0.5), "the caller went on past the pending-segment limit"
-    assert len(writer._pending) == 3  # 1 uploading + 2 waiting; the producer is blocked
+    # 1 uploading + 2 waiting: the producer is blocked in its third call.
+    assert len(added) == 2 and flaky.entered == 1
     flaky.gate.set()
     assert done.wait(60)
     writer.close()
@@ -807,7 +838,7 @@ def test_back_pressure_blocks_the_caller(
 
 
 def test_deferred_records_keep_their_order(memory_url: str) -> None:
-    writer = _remote.SegmentedEventFileWriter(memory_url)
+    writer = _storage.open_event_writer(memory_url)
 
     def make(step: int) -> Callable[[], bytes]:
         def build() -> bytes:
@@ -827,7 +858,7 @@ def test_deferred_records_keep_their_order(memory_url: str) -> None:
 
 
 def test_failing_deferred_record_is_reported(memory_url: str) -> None:
-    writer = _remote.SegmentedEventFileWriter(memory_url)
+    writer = _storage.open_event_writer(memory_url)
     writer.add_record(event_pb2.Event(step=1, wall_time=1.0).SerializeToString())
 
     def broken() -> bytes:
@@ -842,21 +873,47 @@ def test_failing_deferred_record_is_reported(memory_url: str) -> None:
     assert steps == [1, 2]
 
 
+# Settings: the same checks and messages as a local directory's (whose cases,
+# with purge_step's, are tests/test_reliability_input.py's CONSTRUCTOR_CASES).
+SETTINGS_CASES = [
+    *CONSTRUCTOR_CASES,
+    ({"flush_secs": True}, TypeError, "flush_secs must be a number"),
+    ({"flush_secs": -1.0}, ValueError, "flush_secs must be positive"),
+    ({"max_queue": True}, TypeError, "max_queue must be an int"),
+    ({"max_queue": -3}, ValueError, "max_queue must be at least 1"),
+    ({"max_queue": 10.0}, TypeError, "max_queue must be an int"),
+    ({"filename_suffix": "bad\ud800"}, ValueError, "filename_suffix .* not valid Unicode"),
+    ({"filename_suffix": "nul\0"}, ValueError, "filename_suffix .* must not contain"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), SETTINGS_CASES)
+def test_bad_settings_fail_as_locally_before_any_upload(
+    memory_url: str, tmp_path: Path, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    raised = []
+    for target in (str(tmp_path / "run"), memory_url):
+        with pytest.raises(error, match=match) as info:
+            SummaryWriter(target, **kwargs)
+        raised.append(str(info.value))
+    assert raised[0] == raised[1]  # the same message, word for word
+    assert objects(memory_url) == {} and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("kwargs", "error"),
     [
-        ({"flush_secs": 0}, ValueError, "flush_secs must be a positive number"),
-        ({"max_queue": 0}, ValueError, "max_queue must be a positive int"),
-        ({"filename_suffix": "a/b"}, ValueError, "filename_suffix"),
-        ({"filename_suffix": 3}, TypeError, "filename_suffix must be a str"),
+        ({"flush_secs": True}, TypeError),
+        ({"max_queue": 0}, ValueError),
+        ({"max_queue": "1"}, TypeError),
     ],
 )
-def test_bad_arguments_fail_before_any_upload(
-    memory_url: str, kwargs: dict[str, Any], error: type[Exception], match: str
+def test_file_writer_checks_settings_the_same_everywhere(
+    memory_url: str, tmp_path: Path, kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
-    with pytest.raises(error, match=match):
-        SummaryWriter(memory_url, **kwargs)
-    assert objects(memory_url) == {}
+    for target in (str(tmp_path / "run"), f"file://{tmp_path / 'url'}", memory_url):
+        with pytest.raises(error):
+            tblog.FileWriter(target, **kwargs)
 
 
 def test_suffix_ends_every_segment_name(memory_url: str) -> None:
@@ -868,23 +925,23 @@ def test_suffix_ends_every_segment_name(memory_url: str) -> None:
 
 
 def test_file_urls_and_plain_paths_stay_local(logdir: Path) -> None:
-    from tblog._event_file import EventFileWriter
-
     for target in (str(logdir / "plain"), f"file://{logdir / 'url'}"):
-        writer = _remote.open_event_writer(target)
-        assert type(writer) is EventFileWriter
+        writer = _storage.open_event_writer(target)
+        assert Path(writer.path).parent == Path(target.removeprefix("file://"))
+        assert writer.logdir == target.removeprefix("file://")
         writer.close()
+    assert len(tbutil.event_files(logdir / "plain")) == 1
     assert len(tbutil.event_files(logdir / "url")) == 1
 
 
 def test_url_protocol() -> None:
-    assert _remote.url_protocol("S3://b/x") == "s3"
-    assert _remote.url_protocol("gs://b") == "gs"
-    assert _remote.url_protocol("/tmp/x") is None
-    assert _remote.url_protocol("C:\\runs") is None
-    assert _remote.url_protocol("C://runs") is None  # a Windows drive
-    assert _remote.url_protocol("abfs://c/x") == "abfs"
-    assert _remote.url_protocol("runs/s3://x") is None
+    assert _storage.url_protocol("S3://b/x") == "s3"
+    assert _storage.url_protocol("gs://b") == "gs"
+    assert _storage.url_protocol("/tmp/x") is None
+    assert _storage.url_protocol("C:\\runs") is None
+    assert _storage.url_protocol("C://runs") is None  # a Windows drive
+    assert _storage.url_protocol("abfs://c/x") == "abfs"
+    assert _storage.url_protocol("runs/s3://x") is None
 
 
 def test_missing_fsspec_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -906,3 +963,133 @@ def test_import_tblog_does_not_import_fsspec() -> None:
     code = "import sys, tblog; assert 'fsspec' not in sys.modules, 'fsspec imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert tblog.SummaryWriter is SummaryWriter
+
+
+# ---------------------------------------------------------------------------
+# Side files (projector, hparams) through the backend: memory:// and moto
+# ---------------------------------------------------------------------------
+
+def _remote_reader(url: str) -> Callable[[str], bytes | None]:
+    fs, root = _storage.filesystem(url)
+
+    def read(relative: str) -> bytes | None:
+        fs.invalidate_cache()
+        try:
+            return fs.cat_file(f"{root.rstrip('/')}/{relative}")
+        except FileNotFoundError:
+            return None
+
+    return read
+
+
+def _all_objects(url: str) -> list[str]:
+    fs, root = _storage.filesystem(url)
+    fs.invalidate_cache()
+    root = root.rstrip("/")
+    return sorted(p[len(root) + 1 :] for p in fs.find(root))
+
+
+def test_side_files_on_memory(memory_url: str) -> None:
+    check_side_files(_storage.open_event_writer(memory_url), _remote_reader(memory_url))
+    names = [n for n in _all_objects(memory_url) if "tfevents" not in n]
+    assert names == ["00001/tag/tensors.tsv", "projector_config.pbtxt"]
+
+
+def test_side_files_on_s3(in_moto: Store) -> None:
+    url = f"{in_moto.url}/side_files"
+    check_side_files(_storage.open_event_writer(url), _remote_reader(url))
+    names = [n for n in _all_objects(url) if "tfevents" not in n]
+    assert names == ["00001/tag/tensors.tsv", "projector_config.pbtxt"]
+    # Nothing landed outside the run's prefix in the bucket.
+    outside = [n for n in _all_objects(in_moto.url) if not n.startswith("side_files/")]
+    assert not any(n.endswith(("tensors.tsv", "projector_config.pbtxt", "x")) for n in outside)
+
+
+def test_side_files_are_never_written_locally_for_a_url(
+    memory_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defect of issue 10: a remote logdir's side files once went to a local
+    folder named ``memory:``."""
+    monkeypatch.chdir(tmp_path)
+    writer = _storage.open_event_writer(memory_url)
+    writer.write_file("a/b.txt", b"x")
+    writer.update_file("c.txt", lambda old: b"y")
+    writer.close()
+    assert list(tmp_path.iterdir()) == []
+    assert _remote_reader(memory_url)("a/b.txt") == b"x"
+
+
+# ---------------------------------------------------------------------------
+# One registry: exit, fork and SIGTERM close local files and segments alike
+# ---------------------------------------------------------------------------
+
+BOTH_KINDS_CHILD = """
+import multiprocessing
+local = SummaryWriter(sys.argv[1])
+remote = SummaryWriter(sys.argv[2])
+how = sys.argv[3]
+
+def log(prefix):
+    for step in range(20):
+        local.add_scalar(prefix, float(step), step)
+        remote.add_scalar(prefix, float(step), step)
+
+if how == "fork":
+    local.add_scalar("parent", 0.0, 0)
+    child = multiprocessing.get_context("fork").Process(target=log, args=("child",))
+    child.start(); child.join(60)
+    say("child", child.exitcode)
+    local.close(); remote.close()
+else:
+    log("main")
+    if how == "sigterm":
+        say("logged")
+        time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("how", ["exit", "sigterm", "fork"])
+def test_one_registry_closes_both_kinds(in_moto: Store, tmp_path: Path, how: str) -> None:
+    """Neither writer is closed by the child: the exit hooks, the SIGTERM handler
+    or the multiprocessing finalizer of the one registry store both."""
+    url = f"{in_moto.url}/registry_{how}"
+    local = tmp_path / "local"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + BOTH_KINDS_CHILD, str(local), url, how],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **in_moto.env},
+    )
+    try:
+        if how == "sigterm":
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "logged"
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == (-signal.SIGTERM if how == "sigterm" else 0), err
+    tag = "child" if how == "fork" else "main"
+    if how == "fork":
+        assert out.split() == ["child", "0"], err
+    remote_steps = [
+        s for n, d in objects(url).items() for s, _ in scalar_values(parse(d, n), tag)
+    ]
+    local_events = [e for p in tbutil.event_files(local) for e in tbutil.load_events(p)]
+    local_steps = [s for s, _ in scalar_values(local_events, tag)]
+    assert remote_steps == local_steps == list(range(20))
+
+
+def test_flush_after_a_failed_close_returns(
+    memory_url: str, fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _storage.open_event_writer(memory_url)
+    flaky_uploads(memory_url, monkeypatch, 10**9, ConnectionError("network down"))
+    writer.add_record(b"x" * 10)
+    with pytest.raises(OSError, match="could not be uploaded and are lost"):
+        writer.close()
+    done = threading.Event()
+    threading.Thread(target=lambda: (writer.flush(), done.set()), daemon=True).start()
+    assert done.wait(30), "flush() on a closed writer hung"
+    writer.close()  # idempotent

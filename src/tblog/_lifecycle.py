@@ -1,14 +1,19 @@
-"""Process-wide machinery of the event-file writers: what runs outside any call.
+"""The one process-wide registry of open event writers: what runs outside any call.
+
+Every writer, local file or object-store segments, registers here
+(``registry.add``); nothing else in tblog keeps a list of writers:
 
 * one ``tblog-flush`` thread honours every writer's ``flush_secs``;
 * one worker pool builds deferred records (PNG/GIF encodes);
-* at interpreter exit an ``atexit`` hook closes every open writer; in a
-  ``multiprocessing`` child (which ends with ``os._exit``) a finalizer does;
+* at interpreter exit every open writer is closed: those whose backend needs
+  Python's thread pools (fsspec resolves host names on one) from
+  ``threading``'s exit hooks, which run before ``concurrent.futures`` shuts its
+  executors down, the others from an ``atexit`` hook (after non-daemon
+  threads have finished logging); in a ``multiprocessing`` child (which ends
+  with ``os._exit``) a finalizer closes them all;
 * on SIGTERM, when nobody else handles it, every writer is flushed and the
   process then dies of SIGTERM as it would have;
-* after ``fork()`` the child forgets the parent's buffers and files.
-
-Writers register themselves (``registry.add``); see ``tblog._event_file``.
+* after ``fork()`` the child forgets the parent's buffers, files and uploads.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ _SIGTERM_FLUSH_TIMEOUT = 10.0
 
 
 class _Writer(Protocol):
-    """What the registry needs of an ``EventFileWriter``."""
+    """What the registry needs of an event writer (``tblog._event_writer.EventWriter``)."""
 
+    @property
+    def closes_early(self) -> bool: ...
     def close(self) -> None: ...
     def _flush_if_due(self, now: float) -> None: ...
     def _flush_before_exit(self, deadline: float) -> None: ...
@@ -77,10 +84,10 @@ class _Registry:
             _install_sigterm_handler()
 
     def file_opened(self) -> None:
-        """A writer opened a file: in a ``multiprocessing`` child, close the writers
-        at its exit. Such a child ends with ``os._exit()``, which skips atexit,
-        but runs ``multiprocessing``'s finalizers first (registered here, not at
-        fork: the child clears the inherited ones when it starts)."""
+        """A writer opened a file or segment series: in a ``multiprocessing`` child,
+        close the writers at its exit. Such a child ends with ``os._exit()``, which
+        skips atexit, but runs ``multiprocessing``'s finalizers first (registered
+        here, not at fork: the child clears the inherited ones when it starts)."""
         pid = os.getpid()
         if self._exit_hook_pid == pid:
             return
@@ -107,12 +114,22 @@ class _Registry:
                 writer._flush_if_due(now)
 
     def close_all(self) -> None:
+        """Close every open writer (at exit); an error is printed, the rest still close."""
         self._wakeup.set()
-        for writer in self.snapshot():
+        self._close(self.snapshot())
+
+    def close_early(self) -> None:
+        """Close the writers whose backend needs ``concurrent.futures`` (see the
+        module docstring); runs from ``threading``'s exit hooks."""
+        self._close([writer for writer in self.snapshot() if writer.closes_early])
+
+    @staticmethod
+    def _close(writers: list[_Writer]) -> None:
+        for writer in writers:
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001 - at exit, keep closing the others
-                pass
+            except Exception as exc:  # noqa: BLE001 - at exit: report, keep closing the others
+                print(f"tblog: {exc}", file=sys.stderr)
 
     def after_fork_in_child(self) -> None:
         global _pool, _pool_lock, _sigterm_state
@@ -172,17 +189,19 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def _flush_then_resend() -> None:
     global _sigterm_state
     deadline = time.monotonic() + _SIGTERM_FLUSH_TIMEOUT
-    for writer in registry.snapshot():
-        writer._flush_before_exit(deadline)
-    storage = sys.modules.get("tblog._storage")  # remote writers (s3://...), if in use
-    if storage is not None:
+    for writer in registry.snapshot():  # local files and object-store segments alike
         with contextlib.suppress(Exception):
-            storage.flush_all_before_exit(deadline)
+            writer._flush_before_exit(deadline)
     _sigterm_state = _SIGTERM_FLUSHED
     os.kill(os.getpid(), signal.SIGTERM)
 
 
 registry = _Registry()
 atexit.register(registry.close_all)
+# Registered after concurrent.futures.thread (imported above) registered its own
+# hook: threading runs these last-in first-out, so ours runs before it.
+_register_early = getattr(threading, "_register_atexit", None)
+if _register_early is not None:
+    _register_early(registry.close_early)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=registry.after_fork_in_child)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tblog import _convert
-from tblog._event_file import check_name
+from tblog._storage import check_name
 from tblog.summary import hparams as hparams_summary
 from tblog.summary import projector
 
