@@ -1093,3 +1093,44 @@ def test_flush_after_a_failed_close_returns(
     threading.Thread(target=lambda: (writer.flush(), done.set()), daemon=True).start()
     assert done.wait(30), "flush() on a closed writer hung"
     writer.close()  # idempotent
+
+
+# ---------------------------------------------------------------------------
+# Side files: add_embedding on object storage
+# ---------------------------------------------------------------------------
+
+
+def test_add_embedding_on_s3_is_served_by_tensorboards_projector(
+    in_moto: Store, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The projector's files go through the storage backend: on S3 they are objects
+    (nothing lands in a local folder named after the URL), and a download of the
+    run is what stock TensorBoard's projector serves."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(cwd)
+    url = f"{in_moto.url}/embedding"
+    mat = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with SummaryWriter(url) as writer:
+        writer.add_embedding(mat, ["a", "b", "c", "d"], global_step=3, tag="feat")
+    with SummaryWriter(url) as second:  # another writer merges into the same config
+        second.add_embedding(np.ones((2, 2)), global_step=0, tag="late")
+    assert list(cwd.iterdir()) == []
+    fs, root = _storage.filesystem(url)
+    fs.invalidate_cache()
+    root = root.rstrip("/")
+    local = tmp_path_factory.mktemp("logs_embedding_download") / "run"
+    for path in fs.find(root):
+        (local / path[len(root) + 1 :]).parent.mkdir(parents=True, exist_ok=True)
+        (local / path[len(root) + 1 :]).write_bytes(fs.cat_file(path))
+    assert (local / "projector_config.pbtxt").exists()
+    workdir = tmp_path_factory.mktemp("tbserver_embedding")
+    with tbutil.tensorboard_server(local.parent, True, workdir=workdir) as tb:
+        tb.wait_for(lambda: tb.get_json("/data/plugins_listing")["projector"]["enabled"],
+                    timeout=60, what="projector plugin to become active")
+        info = tb.get_json("/data/plugin/projector/info", run="run")
+        names = {e["tensorName"]: e for e in info["embeddings"]}
+        assert set(names) == {"feat:00003", "late:00000"}
+        data = tb.get_bytes("/data/plugin/projector/tensor", run="run", name="feat:00003")
+        assert np.frombuffer(data, np.float32).reshape(4, 3).tolist() == mat.tolist()
+        labels = tb.get_bytes("/data/plugin/projector/metadata", run="run", name="feat:00003")
+        assert labels.decode().split("\n")[:4] == ["a", "b", "c", "d"]
