@@ -187,6 +187,13 @@ class LocalFile:
         os.makedirs(directory, exist_ok=True)
         _replace(os.path.join(directory, parts[-1]), data)
 
+    def read_file(self, parts: list[str]) -> bytes | None:
+        try:
+            with open(os.path.join(self._logdir, *parts), "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            return None
+
     def update_file(self, parts: list[str], update: Callable[[bytes | None], bytes]) -> None:
         directory = os.path.join(self._logdir, *parts[:-1])
         os.makedirs(directory, exist_ok=True)

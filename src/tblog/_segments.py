@@ -259,17 +259,19 @@ class Segments:
         except Exception as exc:  # noqa: BLE001 - every backend has its own errors
             raise OSError(f"cannot upload {self._url}/{'/'.join(parts)!s}: {exc}") from exc
 
+    def read_file(self, parts: list[str]) -> bytes | None:
+        path = self._side_path(parts)
+        try:
+            return self._fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - every backend has its own errors
+            raise OSError(f"cannot read {self._url}/{'/'.join(parts)}: {exc}") from exc
+
     def update_file(self, parts: list[str], update: Callable[[bytes | None], bytes]) -> None:
         """Read, update, write: last writer wins across processes (a lock within this one)."""
-        path = self._side_path(parts)
         with self._side_lock:
-            try:
-                old: bytes | None = self._fs.cat_file(path)
-            except FileNotFoundError:
-                old = None
-            except Exception as exc:  # noqa: BLE001
-                raise OSError(f"cannot read {self._url}/{'/'.join(parts)}: {exc}") from exc
-            self.write_file(parts, update(old))
+            self.write_file(parts, update(self.read_file(parts)))
 
     def _side_path(self, parts: list[str]) -> str:
         if self._fs is None:  # a forked child that has not written yet

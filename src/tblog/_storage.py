@@ -29,7 +29,9 @@ __all__ = [
     "check_relative",
     "filesystem",
     "open_event_writer",
+    "read_side_file",
     "url_protocol",
+    "write_side_file",
 ]
 
 
@@ -59,3 +61,42 @@ def open_event_writer(
         local = path[len("file://") :]
         return EventWriter(local, max_queue, flush_secs, filename_suffix, LocalFile)
     return EventWriter(path, max_queue, flush_secs, filename_suffix, Segments)
+
+
+def _backend(logdir: str | os.PathLike[str]) -> LocalFile | Segments:
+    """The backend of ``logdir`` for side files only: opens no event file."""
+    path = os.fspath(logdir)
+    protocol = url_protocol(path)
+    if protocol is None:
+        return LocalFile(path, "", _nothing)
+    if protocol == "file":
+        return LocalFile(path[len("file://") :], "", _nothing)
+    return Segments(path, "", _nothing)
+
+
+def _nothing() -> None:
+    return None
+
+
+def write_side_file(logdir: str | os.PathLike[str], relative: str, data: bytes) -> None:
+    """Store a side file of a run without an event writer (e.g. after it was closed).
+
+    The same backend and checks as ``EventWriter.write_file``.
+
+    Raises:
+        ValueError: ``relative`` would leave the run directory.
+        OSError: the file could not be written.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"side file data must be bytes, got {type(data).__name__}")
+    _backend(logdir).write_file(check_relative(relative), bytes(data))
+
+
+def read_side_file(logdir: str | os.PathLike[str], relative: str) -> bytes | None:
+    """A side file's bytes, or None when it does not exist.
+
+    Raises:
+        ValueError: ``relative`` would leave the run directory.
+        OSError: the file exists but could not be read.
+    """
+    return _backend(logdir).read_file(check_relative(relative))

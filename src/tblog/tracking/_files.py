@@ -2,8 +2,9 @@
 place that writes them, and ``save()``'s copying.
 
 Every side file goes through :func:`write_run_file`, which refuses relative paths
-that would leave the run directory and writes locally or, for ``scheme://``
-logdirs, through fsspec.
+that would leave the run directory and stores the file through the run's storage
+backend (``tblog._storage.write_side_file``: local files replaced atomically, or
+one object on object storage), the same code as the projector's side files.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import glob
 import os
 import posixpath
-import tempfile
 
-from tblog._storage import filesystem, url_protocol
+from tblog._storage import filesystem, read_side_file, url_protocol, write_side_file
 
 
 def clean_relative(relative: str) -> str:
@@ -64,38 +64,14 @@ def write_run_file(log_dir: str, relative: str, data: bytes) -> str:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    target = _join(log_dir, clean_relative(relative))
-    if url_protocol(log_dir):
-        fs, path = filesystem(target)
-        fs.pipe_file(path, bytes(data))
-        return target
-    directory = os.path.dirname(target)
-    os.makedirs(directory, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".tblog-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    return target
+    relative = clean_relative(relative)
+    write_side_file(log_dir, relative, bytes(data))  # the storage backend's side files
+    return _join(log_dir, relative)
 
 
 def read_run_file(log_dir: str, relative: str) -> bytes | None:
     """The bytes of ``{log_dir}/{relative}``, or None when there is no such file."""
-    target = _join(log_dir, clean_relative(relative))
-    try:
-        if url_protocol(log_dir):
-            fs, path = filesystem(target)
-            return fs.cat_file(path) if fs.exists(path) else None
-        with open(target, "rb") as file:
-            return file.read()
-    except FileNotFoundError:
-        return None
+    return read_side_file(log_dir, clean_relative(relative))
 
 
 def sibling_files(log_dir: str, name: str) -> list[bytes]:
