@@ -8,10 +8,10 @@ import json
 import math
 import numbers
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-_RESERVED = frozenset({"_data", "_on_change", "_locked"})
+from tblog.tracking._mapping import KeyedValues
 
 
 def _namespace(value: Any) -> bool:
@@ -44,12 +44,15 @@ def as_mapping(value: Any, what: str) -> dict[str, Any]:
     return result
 
 
-class Config:
+class Config(KeyedValues):
     """The run's hyperparameters: ``config.lr``, ``config["lr"]``, ``config.update(...)``.
 
     Nested dicts stay nested here and in ``config.yaml``; the HParams dashboard
     shows them flattened (``optimizer.lr``).
     """
+
+    _KIND = "config"
+    _RESERVED = frozenset({"_data", "_on_change", "_locked"})
 
     def __init__(
         self, data: Mapping[str, Any] | None = None,
@@ -59,40 +62,6 @@ class Config:
         object.__setattr__(self, "_on_change", on_change)
 
     # -- mapping -------------------------------------------------------------
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise TypeError(f"config keys must be str, got {key!r}")
-        self._data[key] = value
-        self._changed()
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        self._changed()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def keys(self) -> Any:
-        return self._data.keys()
-
-    def items(self) -> Any:
-        return self._data.items()
-
-    def values(self) -> Any:
-        return self._data.values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
 
     def setdefaults(self, values: Mapping[str, Any]) -> None:
         """Set the keys of ``values`` that are not set yet (wandb's ``setdefaults``)."""
@@ -111,33 +80,7 @@ class Config:
         self._data.update(merged)
         self._changed()
 
-    def as_dict(self) -> dict[str, Any]:
-        """A shallow copy of the values."""
-        return dict(self._data)
-
     # -- attributes ----------------------------------------------------------
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(f"config has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _RESERVED:
-            raise AttributeError(f"{name!r} is reserved")
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(f"config has no key {name!r}") from None
-
-    def __repr__(self) -> str:
-        return f"Config({self._data!r})"
 
     def _changed(self) -> None:
         if self._on_change is not None:

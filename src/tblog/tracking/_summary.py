@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-_RESERVED = frozenset({"_data"})
+from tblog.tracking._mapping import KeyedValues
 
 
-class Summary:
+class Summary(KeyedValues):
     """Final values of a run: the last logged number of each key, or what you set.
 
     ``summary["best_acc"] = 0.95`` overrides a key until it is logged again.
@@ -21,61 +21,15 @@ class Summary:
     and everything is written to ``summary.json`` at finish.
     """
 
+    _KIND = "summary"
+
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", dict(data or {}))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise TypeError(f"summary keys must be str, got {key!r}")
-        self._data[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(f"summary has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _RESERVED:
-            raise AttributeError(f"{name!r} is reserved")
-        self[name] = value
-
-    def keys(self) -> Any:
-        return self._data.keys()
-
-    def items(self) -> Any:
-        return self._data.items()
-
-    def values(self) -> Any:
-        return self._data.values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
 
     def update(self, values: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         """Set several keys."""
         for key, value in {**dict(values or {}), **kwargs}.items():
             self[key] = value
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._data)
 
     def metrics(self) -> dict[str, float]:
         """The finite numeric entries (bools excluded), for the HParams dashboard."""
@@ -91,10 +45,6 @@ class Summary:
             if math.isfinite(number):
                 found[key] = float(number)
         return found
-
-    def __repr__(self) -> str:
-        return f"Summary({self._data!r})"
-
 
 def project_metrics(log_dir: str) -> list[str]:
     """Summary metric names of the other runs of ``log_dir``'s project (their
