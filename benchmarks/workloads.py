@@ -101,6 +101,25 @@ def scalars_200k(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
 
 
 @workload(
+    "scalars_dict_20k",
+    "20k `add_scalars(main_tag, {4 keys}, step)` (torch's layout: one run per key), "
+    "then `close()`",
+)
+def scalars_dict_20k(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    values = _values(scaled(20_000, scale))
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step, value in enumerate(values):
+            writer.add_scalars("loss", {"train": value, "val": value + 1, "test": value + 2,
+                                        "ema": value + 3}, step)
+        writer.close()
+        return 4 * len(values)
+
+    return run
+
+
+@workload(
     "tensor_scalars_50k",
     "50k `add_scalar(tag, torch.tensor(x), step)` of 0-d float32 tensors (created "
     "before timing) over 10 tags, then `close()`",
@@ -244,6 +263,46 @@ def images_200x512(summary_writer: WriterClass, logdir: str, scale: float) -> Ru
         writer = summary_writer(logdir)
         for step in range(n):
             writer.add_image("images/sample", images[step % len(images)], step)
+        writer.close()
+        return n
+
+    return run
+
+
+def _photo_like(generator: Any, size: int = 512) -> Any:
+    """A smooth, photo-like 3xHxW float image in [0, 1]: soft gradients, blobs and
+    a little sensor noise (PNG compresses it as it compresses photos, unlike noise)."""
+    import torch
+
+    y, x = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    channels = []
+    for _ in range(3):
+        phase = torch.rand(4, generator=generator) * 6.28
+        image = 0.4 + 0.2 * torch.sin(3 * x + phase[0]) * torch.cos(2 * y + phase[1])
+        for _ in range(6):  # soft blobs, like objects out of focus
+            cx, cy, r = torch.rand(3, generator=generator)
+            image += 0.25 * torch.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (0.02 + 0.05 * r))
+        image += 0.01 * torch.randn(size, size, generator=generator)
+        channels.append(image)
+    return torch.stack(channels).clamp(0, 1)
+
+
+@workload(
+    "images_photo_200",
+    "200 `add_image(tag, img, step)` of photo-like 3x512x512 float32 torch tensors "
+    "(smooth gradients, blobs, 1% noise; 8 distinct, created before timing), then `close()`",
+)
+def images_photo_200(summary_writer: WriterClass, logdir: str, scale: float) -> Run:
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    n = scaled(200, scale)
+    images = [_photo_like(generator) for _ in range(min(n, 8))]
+
+    def run() -> int:
+        writer = summary_writer(logdir)
+        for step in range(n):
+            writer.add_image("images/photo", images[step % len(images)], step)
         writer.close()
         return n
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 
-from tblog._wire import STEP_KEY, WALL_TIME_KEY, field, float32_bytes, varint
+from tblog._wire import STEP_KEY, VARINTS, WALL_TIME_KEY, field, float32_bytes, varint
 
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
@@ -33,31 +33,24 @@ class ScalarEventEncoder:
 
     def __init__(self) -> None:
         self._prefixes: dict[str, bytes] = {}
-        # (step, its encoded field), replaced as one tuple: threads sharing a
-        # writer never pair one call's step with another's bytes.
-        self._last_step: tuple[int, bytes] = (0, b"")
 
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
         """The serialized ``Event`` for one ``simple_value`` scalar.
 
         ``tag`` must be a str, ``step`` an int in int64 range and ``value`` a
-        float; the caller checks. Thread-safe.
+        float; the caller checks. Thread-safe: the only state is the tag cache.
         """
         prefix = self._prefixes.get(tag)
         if prefix is None:
             if len(self._prefixes) >= _MAX_CACHED_TAGS:
                 self._prefixes.clear()
             prefix = self._prefixes[tag] = _tag_prefix(tag)
-        last_step, step_bytes = self._last_step
-        if step != last_step:
-            if 0 < step < 0x4000:  # one or two varint bytes: most steps, inline
-                step_bytes = (
-                    bytes((0x10, step)) if step < 0x80
-                    else bytes((0x10, (step & 0x7F) | 0x80, step >> 7))
-                )
-            else:
-                step_bytes = STEP_KEY + varint(step) if step else b""
-            self._last_step = (step, step_bytes)
+        # No per-call objects the garbage collector tracks (a cached tuple would
+        # be one): bytes only.
+        if 0 < step < 16384:
+            step_bytes = STEP_KEY + VARINTS[step]
+        else:
+            step_bytes = STEP_KEY + varint(step) if step else b""
         try:
             packed_value = _FLOAT.pack(value)
         except OverflowError:
