@@ -55,6 +55,10 @@ def to_numpy(value: Any, name: str = "value") -> np.ndarray:
     )
 
 
+# torch tensor classes met so far (torch.Tensor, nn.Parameter, subclasses).
+_TORCH_TENSOR_TYPES: set[type] = set()
+
+
 def to_float(value: Any, name: str = "value") -> float:
     """Return a single number as a Python float.
 
@@ -70,11 +74,8 @@ def to_float(value: Any, name: str = "value") -> float:
         return value
     if kind is int or kind is bool:
         return _int_to_float(value)
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a number, got {kind.__name__} {value!r:.60}")
-    if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
-        return float(value)
-    if _framework(value) == "torch" and hasattr(value, "item"):
+    if kind in _TORCH_TENSOR_TYPES or (_framework(value) == "torch" and hasattr(value, "item")):
+        _TORCH_TENSOR_TYPES.add(kind)  # the next one skips the module lookup
         try:
             item = value.item()  # one call: copies a single element, even from a GPU
         except (RuntimeError, ValueError):
@@ -85,6 +86,10 @@ def to_float(value: Any, name: str = "value") -> float:
         if isinstance(item, complex):
             raise TypeError(f"{name} must be real, got a complex tensor")
         return float(item)
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number, got {kind.__name__} {value!r:.60}")
+    if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
+        return float(value)
     array = to_numpy(value, name)
     if array.size != 1:
         raise ValueError(f"{name} must have exactly one element, got shape {array.shape}")

@@ -283,8 +283,12 @@ class SummaryWriter:
                 if self._device_scalars.batch > 1:
                     self._add_device_scalar(tag, scalar_value, global_step, walltime)
                     return
-            with _convert.naming_errors("add_scalar", tag):
+            try:
                 scalar_value = _convert.to_float(scalar_value, "scalar_value")
+            except (TypeError, ValueError):  # again, to name the call and tag
+                with _convert.naming_errors("add_scalar", tag):
+                    _convert.to_float(scalar_value, "scalar_value")
+                raise
         if self._device_scalars.pending:  # earlier device values go first
             self._device_scalars.drain()
         if new_style or double_precision:
