@@ -1,5 +1,7 @@
 """One function per summary kind: the code shown on each page of the docs' gallery.
 
+The last one, ``tracking``, logs through the W&B-style API (``tblog.init``, ...).
+
     python examples/gallery.py [LOGDIR]        # default runs/gallery; one sub-folder per kind
     tensorboard --logdir runs/gallery
 
@@ -243,6 +245,30 @@ def hparams(logdir: str) -> None:
 # --8<-- [end:hparams]
 
 
+# --8<-- [start:tracking]
+def tracking(logdir: str) -> None:
+    import tblog  # or: import tblog as wandb
+
+    rng = np.random.default_rng(2)
+    for lr in (0.1, 0.03, 0.01):  # three runs of one project: three rows in HParams
+        run = tblog.init(project="quickstart", name=f"lr={lr}", dir=logdir,
+                         config={"lr": lr, "epochs": 20},
+                         system_interval=None)  # no system-metrics thread
+        for epoch in range(run.config.epochs):
+            loss = 2.0 * math.exp(-epoch * lr) + 0.02 * rng.standard_normal()
+            acc = 0.95 - 0.3 * loss + 0.04 * rng.standard_normal()
+            if acc > run.summary.get("best_acc", 0.0):
+                run.summary["best_acc"] = acc  # kept as set: a metric column in HParams
+            run.log({"loss": loss, "acc": acc})  # one step per call
+        table = tblog.Table(columns=["sample", "label", "prediction", "confidence"])
+        for i, label in enumerate(["cat", "dog", "bird", "dog"]):
+            prediction = "cat" if i == 2 else label
+            table.add_data(f"img_{i:03d}.png", label, prediction, round(0.9 - 0.1 * i, 2))
+        run.log({"predictions": table})  # Text dashboard + tables/predictions/<step>.csv
+        run.finish()  # config and summary go to the HParams dashboard
+# --8<-- [end:tracking]
+
+
 KINDS = {
     "scalars": scalars,
     "histograms": histograms,
@@ -257,6 +283,7 @@ KINDS = {
     "custom_scalars": custom_scalars,
     "mesh": mesh,
     "hparams": hparams,
+    "tracking": tracking,
 }
 
 

@@ -139,6 +139,11 @@ SHOTS = [
          has_data=lambda d: bool(d.get("hparamInfos")) and bool(d.get("metricInfos")),
          post={"experimentName": ""}, expect=("optimizer", "hparam/accuracy"),
          click=("PARALLEL COORDINATES VIEW",), settle=4),
+    # The tracking API's runs: config as hparams columns, summary as metric columns.
+    Shot("tracking", "tracking", "hparams", "hparams", "/data/plugin/hparams/experiment",
+         has_data=lambda d: bool(d.get("hparamInfos")) and bool(d.get("metricInfos")),
+         post={"experimentName": ""},
+         expect=("epochs", "summary/best_acc", "quickstart/lr=0.01")),
 ]
 
 

@@ -46,6 +46,7 @@ PLUGINS = {
     "custom_scalars": {"custom_scalars", "scalars"},
     "mesh": {"mesh"},
     "hparams": {"hparams", "scalars"},
+    "tracking": {"hparams", "scalars", "text"},  # config and summary, curves, the table
 }
 
 
@@ -73,6 +74,16 @@ def test_gallery_function_logs_its_kind(kind: str, logdir: Path) -> None:
     if kind == "projector":
         config = (logdir / kind / "projector_config.pbtxt").read_text()
         assert "features:00000" in config
+    if kind == "tracking":
+        assert [run.name for run in runs] == ["lr=0.01", "lr=0.03", "lr=0.1"]
+        for run in runs:
+            acc = accumulate(run)
+            scalars = set(acc.PluginTagToContent("scalars"))
+            assert {"loss", "acc", "summary/best_acc"} <= scalars
+            assert "predictions/text_summary" in acc.PluginTagToContent("text")
+            assert (run / "summary.json").exists() and (run / "config.yaml").exists()
+            assert list((run / "tables" / "predictions").glob("*.csv"))
+        assert not (logdir / kind / "quickstart" / "lr=0.1" / "system").exists()
 
 
 def test_pages_include_existing_sections_and_screenshots() -> None:
