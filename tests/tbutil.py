@@ -48,6 +48,16 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.util import tensor_util
 
 T = TypeVar("T")
+
+#: The body of the hparams plugin's ``/data/plugin/hparams/session_groups`` query the
+#: web UI sends for every session group (no filters, first 100).
+HPARAMS_SESSION_QUERY = {
+    "experimentName": "",
+    "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+    "colParams": [],
+    "startIndex": 0,
+    "sliceSize": 100,
+}
 PathLike = str | os.PathLike[str]
 
 # --------------------------------------------------------------------------------------

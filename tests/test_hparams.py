@@ -28,13 +28,7 @@ SWEEP = [
 METRICS = [{"acc": 0.5, "loss": 2.0}, {"acc": 0.75, "loss": torch.tensor(1.5)}, {"acc": 0.9}]
 DOMAINS = {"opt": ["adam", "sgd"], "bn": [True, False]}
 INRUN = {"lr": 0.3, "opt": "sgd", "bn": False, "layers": 1, "wd": 1.0, "unused": None}
-SESSION_BODY = {
-    "experimentName": "",
-    "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
-    "colParams": [],
-    "startIndex": 0,
-    "sliceSize": 100,
-}
+SESSION_BODY = tbutil.HPARAMS_SESSION_QUERY
 
 
 def expected_hparams(values: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,7 @@ import tblog
 
 torch = pytest.importorskip("torch")
 
-SESSION_BODY = {
-    "experimentName": "",
-    "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
-    "colParams": [],
-    "startIndex": 0,
-    "sliceSize": 100,
-}
+SESSION_BODY = tbutil.HPARAMS_SESSION_QUERY
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -61,7 +61,7 @@ class Backend(Protocol):
     def wait_stored(self, deadline: float) -> None: ...  # sync for a signal handler
     def close(self) -> None: ...
     def forget_parent(self) -> None: ...  # in a forked child
-    def write_file(self, parts: list[str], data: bytes) -> None: ...
+    def write_file(self, parts: list[str], data: bytes | Iterable[bytes]) -> None: ...
     def read_file(self, parts: list[str]) -> bytes | None: ...
     def update_file(self, parts: list[str], update: Callable[[bytes | None], bytes]) -> None: ...
 

@@ -21,7 +21,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from crc32c import crc32c
 
@@ -190,8 +190,9 @@ class EventWriter(RecordQueue):
         if failure is not None:
             raise failure
 
-    def write_file(self, relative: str, data: bytes) -> None:
-        """Store ``data`` as the file ``relative`` (``/``-separated) in the run directory.
+    def write_file(self, relative: str, data: bytes | Iterable[bytes]) -> None:
+        """Store ``data`` (bytes, or an iterable of bytes chunks) as the file
+        ``relative`` (``/``-separated) in the run directory.
 
         Readers never see half a file (local: temp file + ``os.replace``; object
         storage: one PUT).
@@ -204,9 +205,11 @@ class EventWriter(RecordQueue):
         """
         parts = check_relative(relative)
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"side file data must be bytes, got {type(data).__name__}")
+            if isinstance(data, str) or not isinstance(data, Iterable):
+                raise TypeError(f"side file data must be bytes, got {type(data).__name__}")
+            data = _Chunks(data)  # streamed to a local file, joined for one PUT
         self._check_open()
-        self._backend.write_file(parts, bytes(data))
+        self._backend.write_file(parts, data)
 
     def update_file(self, relative: str, update: Callable[[bytes | None], bytes]) -> None:
         """Replace the file ``relative`` by ``update(its bytes, or None if missing)``.
@@ -340,3 +343,18 @@ class EventWriter(RecordQueue):
         self._lock = threading.Lock()
         self._backend.forget_parent()
         self._reset()
+
+
+class _Chunks:
+    """Side-file content given as chunks: iterated once, by the backend."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise TypeError(f"side file chunks must be bytes, got {type(chunk).__name__}")
+            yield chunk

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from tblog import _convert, _wire
@@ -119,8 +119,9 @@ class FileWriter:
         """
         self.event_writer.add_deferred(lambda: check_event_record(make_record()))
 
-    def write_file(self, relative: str, data: bytes) -> None:
-        """Store a side file (projector data, configs) under the run directory.
+    def write_file(self, relative: str, data: bytes | Iterable[bytes]) -> None:
+        """Store a side file (projector data, configs) under the run directory;
+        ``data`` may be chunks, streamed to a local file.
 
         Raises:
             ValueError: ``relative`` would leave the run directory.

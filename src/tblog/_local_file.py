@@ -24,7 +24,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from tblog._names import event_file_stem, file_version_event
 from tblog._record import frame
@@ -182,7 +182,7 @@ class LocalFile:
 
     # -- side files ---------------------------------------------------------------
 
-    def write_file(self, parts: list[str], data: bytes) -> None:
+    def write_file(self, parts: list[str], data: bytes | Iterable[bytes]) -> None:
         directory = os.path.join(self._logdir, *parts[:-1])
         os.makedirs(directory, exist_ok=True)
         _replace(os.path.join(directory, parts[-1]), data)
@@ -207,13 +207,17 @@ class LocalFile:
             _replace(path, update(old))
 
 
-def _replace(path: str, data: bytes) -> None:
+def _replace(path: str, data: bytes | Iterable[bytes]) -> None:
     """Write ``path`` atomically: a temporary file beside it, then ``os.replace``."""
     directory = os.path.dirname(path)
     temp = os.path.join(directory, f".tblog-{os.getpid()}-{next(_temp_counter)}.tmp")
     try:
         with open(temp, "wb") as file:
-            file.write(data)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                file.write(data)
+            else:  # chunks, e.g. a large tensors.tsv: never all in memory
+                for chunk in data:
+                    file.write(chunk)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):

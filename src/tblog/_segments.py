@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tblog._event_queue import StorageError
@@ -252,7 +252,9 @@ class Segments:
 
     # -- side files ---------------------------------------------------------------
 
-    def write_file(self, parts: list[str], data: bytes) -> None:
+    def write_file(self, parts: list[str], data: bytes | Iterable[bytes]) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data = b"".join(data)  # one object, one PUT
         path = self._side_path(parts)
         try:
             self._fs.pipe_file(path, data)

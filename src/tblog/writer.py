@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -1008,7 +1008,7 @@ class SummaryWriter:
         where = f"add_embedding(tag={tag!r})"
         vectors = _args.embedding_matrix(mat, where)
         rows = _args.metadata_rows(metadata, metadata_header, vectors.shape[0], where)
-        files = {}
+        files: dict[str, bytes | Iterator[bytes]] = {}
         if rows is not None:
             try:
                 files["metadata.tsv"] = projector.metadata_tsv(rows, metadata_header)
@@ -1018,7 +1018,7 @@ class SummaryWriter:
         if label_img is not None:
             images = _args.label_images(label_img, vectors.shape[0], where)
             files["sprite.png"], cell = projector.sprite_png(images)
-        files["tensors.tsv"] = b"".join(projector.tensor_tsv_chunks(vectors))
+        files["tensors.tsv"] = projector.tensor_tsv_chunks(vectors)  # streamed, not joined
         step = self._step(f"\0embedding\0{tag}", global_step)
         writer = self._get_file_writer()  # the projector lists only runs with event files
         directory = projector.subdir(tag, step)
