@@ -106,6 +106,8 @@ _OUTLIER = np.concatenate([np.linspace(0.0, 1.0, 1000), [1e12]])  # "fd" wants ~
 SIZE_CASES: list[tuple[Callable[[SummaryWriter], None], str]] = [
     (lambda w: w.add_histogram("h", [1.0, 2.0], 1, bins=2**31), r"bins asks for 2,147,483,648"),
     (lambda w: w.add_histogram("h", [1.0, 2.0], 1, bins=100_001), r"at most 100,000 are"),
+    # A 0-d array is a count to numpy too (hypothesis found this one: 1.6 GB of edges).
+    (lambda w: w.add_histogram("h", [1.0, 2.0], 1, bins=np.array(2 * 10**8)), r"bins asks for"),
     (lambda w: w.add_histogram("h", _OUTLIER, 1, bins="fd"), r"bins='fd' asks for .* buckets"),
     (
         lambda w: w.add_pr_curve("p", [1, 0], [0.9, 0.1], 1, num_thresholds=10_000_000),

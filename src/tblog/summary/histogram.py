@@ -9,6 +9,7 @@ left (TensorBoard stores right edges only), again as torch does.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from typing import Any
 
@@ -145,13 +146,17 @@ def check_max_bins(max_bins: Any) -> int | None:
 
 def _check_bucket_count(x: np.ndarray, bins: Any) -> None:
     """Refuse ``bins`` that would make more than ``MAX_HISTOGRAM_BUCKETS`` buckets."""
+    name = "bins"
     if isinstance(bins, str):
         count = _limits.estimated_bucket_count(x, bins)
         name = f"bins={bins!r}"
-    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        count, name = int(bins), "bins"
+    elif np.ndim(bins) == 0:  # a count: an int, a numpy integer or a 0-d array
+        try:
+            count = operator.index(bins)
+        except TypeError:
+            count = 0  # not a count at all: np.histogram says what is wrong
     else:  # explicit edges: as many as the caller already holds
-        count, name = int(np.size(bins)) - 1, "bins"
+        count = int(np.size(bins)) - 1
     _limits.check_at_most(count, _limits.MAX_HISTOGRAM_BUCKETS, name, "histogram buckets")
 
 
