@@ -258,11 +258,17 @@ def images_200x512(summary_writer: WriterClass, logdir: str, scale: float) -> Ru
     n = scaled(200, scale)
     # A few distinct images, reused: building 200 would dominate setup time.
     images = [torch.rand(3, 512, 512, generator=generator) for _ in range(min(n, 8))]
+    return _image_run(summary_writer, logdir, "images/sample", images, n)
+
+
+def _image_run(summary_writer: WriterClass, logdir: str, tag: str, images: list[Any],
+               n: int) -> Run:
+    """``run()`` of ``n`` ``add_image`` calls cycling through ``images``."""
 
     def run() -> int:
         writer = summary_writer(logdir)
         for step in range(n):
-            writer.add_image("images/sample", images[step % len(images)], step)
+            writer.add_image(tag, images[step % len(images)], step)
         writer.close()
         return n
 
@@ -298,15 +304,7 @@ def images_photo_200(summary_writer: WriterClass, logdir: str, scale: float) -> 
     generator = torch.Generator().manual_seed(1)
     n = scaled(200, scale)
     images = [_photo_like(generator) for _ in range(min(n, 8))]
-
-    def run() -> int:
-        writer = summary_writer(logdir)
-        for step in range(n):
-            writer.add_image("images/photo", images[step % len(images)], step)
-        writer.close()
-        return n
-
-    return run
+    return _image_run(summary_writer, logdir, "images/photo", images, n)
 
 
 @workload(

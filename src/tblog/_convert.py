@@ -55,6 +55,18 @@ def to_numpy(value: Any, name: str = "value") -> np.ndarray:
     )
 
 
+def to_real_array(value: Any, name: str = "value") -> np.ndarray:
+    """``value`` as a numpy array of real numbers (bool, int or float dtype).
+
+    Raises:
+        TypeError: not convertible (see ``to_numpy``), or another dtype.
+    """
+    array = to_numpy(value, name)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
+    return array
+
+
 # torch tensor classes met so far (torch.Tensor, nn.Parameter, subclasses).
 _TORCH_TENSOR_TYPES: set[type] = set()
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from tblog import _convert
 from tblog import _structured_args as _args
+from tblog._optional import require
 from tblog.summary import audio as audio_summary
 from tblog.summary import custom_scalars as custom_scalars_summary
 from tblog.summary import histogram as histogram_summary
@@ -69,13 +70,6 @@ def _summary_pb2() -> Any:
 
 def _message(data: bytes) -> Any:
     return _summary_pb2().Summary.FromString(data)
-
-
-def _numbers(value: Any, name: str) -> np.ndarray:
-    array = _convert.to_numpy(value, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
-    return array
 
 
 # -- scalars, histograms, tensors -----------------------------------------------------
@@ -148,8 +142,8 @@ def histogram_raw(
             (min, "min"), (max, "max"), (num, "num"), (sum, "sum"), (sum_squares, "sum_squares"))]
         histo = histogram_summary.raw_histogram_bytes(
             *stats,
-            _numbers(bucket_limits, "bucket_limits").reshape(-1),
-            _numbers(bucket_counts, "bucket_counts").reshape(-1),
+            _convert.to_real_array(bucket_limits, "bucket_limits").reshape(-1),
+            _convert.to_real_array(bucket_counts, "bucket_counts").reshape(-1),
         )
     return _message(histogram_summary.summary(name, histo))
 
@@ -167,15 +161,8 @@ def _rescaled(pixels: np.ndarray, rescale: float) -> np.ndarray:
     height, width = image_summary.check_rescale(rescale, *pixels.shape[:2])
     if (height, width) == pixels.shape[:2]:
         return pixels
-    _require_pillow("rescale")
+    require("PIL", "rescale", "pillow")
     return image_summary.resize(pixels, height, width)
-
-
-def _require_pillow(what: str) -> None:
-    try:
-        import PIL  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(f"{what} needs Pillow: pip install pillow") from exc
 
 
 def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Any:
@@ -195,7 +182,7 @@ def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") 
 
 def draw_boxes(disp_image: Any, boxes: Any, labels: Any = None) -> np.ndarray:
     """``disp_image`` (HWC, uint8 or 0-1 floats) with red boxes ``(x1, y1, x2, y2)`` drawn."""
-    _require_pillow("draw_boxes")
+    require("PIL", "draw_boxes", "pillow")
     pixels = image_summary.prepare_image(_convert.to_numpy(disp_image, "disp_image"), "HWC",
                                          batch=False)
     checked, labels = image_summary.check_boxes(_convert.to_numpy(boxes, "boxes"), labels)
@@ -222,7 +209,7 @@ def image_boxes(
     labels: Sequence[str] | None = None,
 ) -> Any:
     """A ``Summary`` with one PNG image with red bounding boxes drawn on it (needs Pillow)."""
-    _require_pillow("image_boxes")
+    require("PIL", "image_boxes", "pillow")
     with _convert.naming_errors("image_boxes", tag):
         pixels = image_summary.prepare_image(
             _convert.to_numpy(tensor_image, "tensor_image"), dataformats, batch=False
@@ -243,7 +230,7 @@ def make_video(tensor: Any, fps: float) -> Any:
 
 def video(tag: str, tensor: Any, fps: float = 4) -> Any:
     """A ``Summary`` with clips ``(N, T, C, H, W)`` tiled into one animated GIF (needs Pillow)."""
-    _require_pillow("video")
+    require("PIL", "video", "pillow")
     with _convert.naming_errors("video", tag):
         rate = video_summary.check_fps(fps)
         frames = video_summary.prepare_video(_convert.to_numpy(tensor, "tensor"), "NTCHW")
@@ -281,7 +268,7 @@ def compute_curve(
         _convert.to_numpy(labels, "labels"),
         _convert.to_numpy(predictions, "predictions"),
         127 if num_thresholds is None else num_thresholds,
-        None if weights is None else _numbers(weights, "weights"),
+        None if weights is None else _convert.to_real_array(weights, "weights"),
     )
 
 

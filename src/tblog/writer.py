@@ -23,6 +23,7 @@ from tblog import _convert, _ranks, _wire
 from tblog import _structured_args as _args
 from tblog._device_scalars import DEFAULT_BATCH, DeviceScalarBatch
 from tblog._file_writer import FileWriter
+from tblog._optional import require
 from tblog._scalar_event import ScalarEventEncoder
 from tblog._storage import check_name
 from tblog.summary import audio as audio_summary
@@ -48,21 +49,6 @@ def default_log_dir(comment: str = "") -> str:
     """torch's default: ``runs/{%b%d_%H-%M-%S}_{hostname}{comment}``."""
     stamp = datetime.now().strftime("%b%d_%H-%M-%S")
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
-
-
-def _numbers(value: Any, name: str) -> np.ndarray:
-    array = _convert.to_numpy(value, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
-    return array
-
-
-def _require(module: str, method: str, package: str) -> None:
-    """Import ``module`` now (not on a worker thread), with an actionable error."""
-    try:
-        __import__(module)
-    except ImportError as exc:
-        raise ImportError(f"{method} needs {package}: pip install {package}") from exc
 
 
 class SummaryWriter:
@@ -475,8 +461,8 @@ class SummaryWriter:
             ]
             histo = histogram_summary.raw_histogram_bytes(
                 *stats,
-                _numbers(bucket_limits, "bucket_limits").reshape(-1),
-                _numbers(bucket_counts, "bucket_counts").reshape(-1),
+                _convert.to_real_array(bucket_limits, "bucket_limits").reshape(-1),
+                _convert.to_real_array(bucket_counts, "bucket_counts").reshape(-1),
             )
         summary = histogram_summary.summary(tag, histo)
         self._emit("add_histogram_raw", tag, summary, global_step, walltime)
@@ -588,7 +574,7 @@ class SummaryWriter:
                 finite; a label count other than N; a bad or too large ``rescale``.
             ImportError: Pillow is not installed.
         """
-        _require("PIL", "add_image_with_boxes", "pillow")
+        require("PIL", "add_image_with_boxes", "pillow")
         with _convert.naming_errors("add_image_with_boxes", tag):
             _convert.to_text(tag, "tag")
             array = _convert.to_numpy(img_tensor, "img_tensor")
@@ -624,7 +610,7 @@ class SummaryWriter:
             ValueError: an empty list.
             ImportError: matplotlib is not installed.
         """
-        _require("matplotlib", "add_figure", "matplotlib")
+        require("matplotlib", "add_figure", "matplotlib")
         many = isinstance(figure, (list, tuple))
         figures = list(figure) if many else [figure]
         with _convert.naming_errors("add_figure", tag):
@@ -665,7 +651,7 @@ class SummaryWriter:
             ValueError: not 5-D, empty, channels not 1 or 3, ``fps`` not positive.
             ImportError: Pillow is not installed.
         """
-        _require("PIL", "add_video", "pillow")
+        require("PIL", "add_video", "pillow")
         with _convert.naming_errors("add_video", tag):
             _convert.to_text(tag, "tag")
             fps = video_summary.check_fps(fps)
@@ -776,7 +762,7 @@ class SummaryWriter:
                 _convert.to_numpy(labels, "labels"),
                 _convert.to_numpy(predictions, "predictions"),
                 num_thresholds,
-                None if weights is None else _numbers(weights, "weights"),
+                None if weights is None else _convert.to_real_array(weights, "weights"),
             )
         self._emit("add_pr_curve", tag, pr_curve_summary.summary(tag, data), global_step, walltime)
 
