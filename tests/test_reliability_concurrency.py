@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import tbutil
 from reliability_helpers import PRELUDE, parse_all, run_python, scalar_values, verify
 from tbutil import accumulate, event_files, scalars_from_accumulator
 
@@ -105,6 +106,74 @@ say(os.getpid(), *[p.pid for p in children])
 def _file_pid(path: Path) -> int:
     """The pid field of ``events.out.tfevents.{time}.{host}.{pid}.{counter}``."""
     return int(path.name.split(".")[-2])
+
+
+def _scalar_records(count: int, tag: str = "lane") -> list[bytes]:
+    from tblog._scalar_event import ScalarEventEncoder
+
+    encoder = ScalarEventEncoder()
+    return [encoder.record(tag, float(i), i, 1.7e9 + i) for i in range(count)]
+
+
+def test_lane_keeps_order_with_locked_records(logdir: Path) -> None:
+    """Scalars (lock-free lane) and other records (locked path) interleaved keep
+    their order, and a write happens every max_queue records in all."""
+    from tblog._wire import summary_event
+    from tblog.summary import text
+
+    writer = open_event_writer(str(logdir), max_queue=4)
+    scalars = iter(_scalar_records(30))
+    expected = []
+    for i in range(30):
+        if i % 3 == 2:
+            writer.add_record(summary_event(1.7e9, 1000 + i, text.summary("note", f"n{i}")))
+            expected.append(1000 + i)
+        writer.add_framed(next(scalars))
+        expected.append(i)
+        unwritten = len(expected) - (len(parse_all(writer.path)) - 1)  # file_version first
+        assert unwritten < 4  # never max_queue records unwritten
+    writer.close()
+    assert [event.step for event in parse_all(writer.path)[1:]] == expected
+
+
+def test_lane_race_with_close_loses_nothing_silently(logdir: Path) -> None:
+    """Threads append scalars while another closes the writer: every call either
+    raised ValueError (closed) or its record is in the file."""
+    writer = open_event_writer(str(logdir), max_queue=1000)
+    records = _scalar_records(200_000)
+    accepted = [0] * 4
+    start = threading.Barrier(5)
+
+    def log(k: int) -> None:
+        start.wait()
+        for record in records[k::4]:
+            try:
+                writer.add_framed(record)
+            except ValueError:
+                return
+            accepted[k] += 1
+
+    threads = [threading.Thread(target=log, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    while sum(accepted) < 20_000:
+        threading.Event().wait(0.001)
+    writer.close()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    assert 20_000 <= sum(accepted) < 200_000  # the close landed mid-stream
+    assert len(parse_all(writer.path)) - 1 == sum(accepted)  # file_version first
+
+
+def test_lane_records_reach_the_file_after_flush_secs(logdir: Path) -> None:
+    """Fewer than max_queue scalars are written by the background flush, not only on close."""
+    writer = open_event_writer(str(logdir), max_queue=1000, flush_secs=1)
+    for record in _scalar_records(5):
+        writer.add_framed(record)
+    tbutil.wait_for(lambda: len(parse_all(writer.path)) == 6, 10, what="timed flush")
+    writer.close()
 
 
 def test_fork_children_write_files_of_their_own(logdir: Path) -> None:

@@ -24,6 +24,10 @@ from tblog._record import frame
 # caller blocks on the oldest half: bounds memory and keeps order.
 MAX_DEFERRED = 16
 
+# Records the lane (see RecordQueue) holds before they move into the buffer, when
+# max_queue allows more: bounds its memory whatever max_queue is.
+LANE_MAX = 1024
+
 # How often a write first checks the backend (local: that the descriptor is
 # still this writer's file, an fstat of about a microsecond); flush() and
 # close() always check.
@@ -90,6 +94,34 @@ class RecordQueue:
         self._next_check = 0.0  # monotonic time of the next backend check
         # Checked first by every call: closed, an error, a backend to (re)open.
         self._alert = True
+        # The lane: framed records appended without the lock (the scalar hot path;
+        # list.append, slicing and del of a slice are atomic in CPython), newer than
+        # everything in _queue and _buffer. Locked paths move it into _buffer
+        # (_take_lane) before adding or writing.
+        self._lane: list[bytes] = []
+        self._lane_limit = 1  # lane length that makes the appender take the lock
+
+    def _take_lane(self) -> None:
+        """Move the lane's records into the buffer, in order."""
+        lane = self._lane
+        if not lane:
+            return
+        buffer = self._buffer
+        if not buffer and not self._queue:
+            self._deadline = time.monotonic() + self._flush_secs
+        count = len(lane)  # appends may go on meanwhile: they stay for next time
+        buffer += b"".join(lane[:count])
+        del lane[:count]
+        self._pending += count
+
+    def _set_lane_limit(self) -> None:
+        """Let the lane fill up to ``max_queue`` records in all, to about the byte
+        limit (counting 64 bytes a record, a scalar's size), at most ``LANE_MAX``."""
+        room = self._record_limit - self._pending
+        by_size = (self._room - len(self._buffer)) >> 6
+        if by_size < room:
+            room = by_size
+        self._lane_limit = LANE_MAX if room > LANE_MAX else room if room > 1 else 1
 
     def _resolve_oldest(self) -> None:
         """Wait for the oldest deferred records until half the limit stay open."""
@@ -122,6 +154,7 @@ class RecordQueue:
             self._next_check = now + CHECK_INTERVAL
         if backend.writing is not None:
             self._skip_written_head()
+        self._take_lane()
         failure: Exception | None = None
         queue = self._queue
         while queue:  # older chunks and deferred records first, in order
@@ -159,6 +192,7 @@ class RecordQueue:
             self._queued = 0
             self._room = backend.byte_limit
         self._deadline = math.inf
+        self._set_lane_limit()
         if self._commits:
             backend.commit(wait)
         return failure
@@ -190,6 +224,7 @@ class RecordQueue:
         """Raise the pending error (once); unwritten records stay queued."""
         error, self._error = self._error, None
         self._alert = True  # the next call looks again (a file to reopen, say)
+        self._take_lane()
         if not isinstance(error, OSError) or isinstance(error, StorageError):
             raise error  # a deferred record's builder failed: its own exception
         unwritten = len(self._buffer) + sum(

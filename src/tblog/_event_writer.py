@@ -17,22 +17,18 @@ unwritten records kept. Settings are checked once for both backends
 
 from __future__ import annotations
 
-import struct
+import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from crc32c import crc32c
-
 from tblog._event_queue import CHECK_INTERVAL, MAX_DEFERRED, Backend, RecordQueue, StorageError
 from tblog._lifecycle import registry, worker_pool
 from tblog._names import check_relative, check_settings
-from tblog._record import _HEADER_CACHE, frame
+from tblog._record import frame
 
 __all__ = ["Backend", "EventWriter", "StorageError"]
-
-_U32 = struct.Struct("<I")
 
 
 class EventWriter(RecordQueue):
@@ -68,6 +64,7 @@ class EventWriter(RecordQueue):
         self._closed = False
         super().__init__(backend(logdir, filename_suffix, self._raise_alert))
         self._record_limit = max_queue if self._backend.counts_records else sys.maxsize
+        self._set_lane_limit()
         with self._lock:
             self._open_backend(first=True)
         registry.add(self)
@@ -107,17 +104,30 @@ class EventWriter(RecordQueue):
 
     def add_record(self, data: bytes) -> None:
         """Queue one serialized ``Event`` (from tblog's own encoders); write if full."""
-        # frame() inlined: this runs once per add_scalar.
-        header = _HEADER_CACHE.get(len(data))
-        if header is None:
-            record = frame(data)
-        else:
-            crc = crc32c(data)
-            crc = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-            record = header + data + _U32.pack(crc)
+        self._add_locked(frame(data))
+
+    def add_framed(self, record: bytes) -> None:
+        """Queue one record already in its TFRecord frame (the scalar hot path).
+
+        Without the lock: the record joins the lane (``tblog._event_queue``),
+        and the ``max_queue``-th one takes the lock to move the lane into the
+        buffer and write. ``_alert`` is read again after the append: a call
+        that raced with ``close()`` or a failure settles under the lock, and
+        raises only if its record was left out (as a locked add would).
+        """
+        if self._alert:
+            self._add_locked(record)
+            return
+        lane = self._lane
+        lane.append(record)
+        if len(lane) >= self._lane_limit or self._alert:
+            self._settle_lane(record)
+
+    def _add_locked(self, record: bytes) -> None:
         with self._lock:
             if self._alert:
                 self._check_writable()
+            self._take_lane()
             buffer = self._buffer
             if not buffer and not self._queue:
                 self._deadline = time.monotonic() + self._flush_secs
@@ -125,6 +135,32 @@ class EventWriter(RecordQueue):
             self._pending += 1
             if self._pending >= self._record_limit or len(buffer) >= self._room:
                 self._write_or_raise()
+            self._set_lane_limit()
+
+    def _settle_lane(self, record: bytes) -> None:
+        with self._lock:
+            if self._alert:
+                try:
+                    self._check_writable()
+                except BaseException:
+                    left_out = self._withdraw(record)
+                    if self._closed and not left_out:
+                        return  # close() took the lane, this record with it
+                    raise
+            self._take_lane()
+            if self._pending >= self._record_limit or len(self._buffer) >= self._room:
+                self._write_or_raise()  # which sets the lane's limit
+            else:
+                self._set_lane_limit()
+
+    def _withdraw(self, record: bytes) -> bool:
+        """Take ``record`` (this very object) out of the lane; whether it was there."""
+        lane = self._lane
+        for index in range(len(lane) - 1, -1, -1):  # appends only add at the end
+            if lane[index] is record:
+                del lane[index]
+                return True
+        return False
 
     def add_deferred(self, make_record: Callable[[], bytes]) -> None:
         """Queue a record whose serialized ``Event`` is built off this thread.
@@ -142,6 +178,7 @@ class EventWriter(RecordQueue):
                 except BaseException:
                     future.cancel()
                     raise
+            self._take_lane()
             if not self._buffer and not self._queue:
                 self._deadline = time.monotonic() + self._flush_secs
             if self._buffer:  # moved, not copied: a cut-short write keeps its mark
@@ -156,6 +193,7 @@ class EventWriter(RecordQueue):
             self._room = self._backend.byte_limit - self._queued
             if self._pending >= self._record_limit or self._room <= 0:
                 self._write_or_raise()
+            self._set_lane_limit()
 
     def flush(self) -> None:
         """Store every queued record before returning.
@@ -180,6 +218,7 @@ class EventWriter(RecordQueue):
         with self._lock:
             if self._closed:
                 return
+            self._alert = True  # from here on, appenders to the lane settle under the lock
             failure = None
             try:
                 failure = self._flush_locked(closing=True)
@@ -247,10 +286,10 @@ class EventWriter(RecordQueue):
     def _check_writable(self) -> None:
         """Raise if closed or failed; in a forked child (or after losing the file),
         start the backend again. Leaves ``_alert`` set while anything is amiss."""
+        self._check_open()  # before clearing _alert: a closed writer's stays set
         self._alert = False
         backend = self._backend
         try:
-            self._check_open()
             if self._error is not None:
                 self._raise_error()
             backend.raise_pending()
@@ -273,6 +312,7 @@ class EventWriter(RecordQueue):
         backend = self._backend
         if not closing:
             backend.raise_pending()
+        self._take_lane()
         has_data = bool(self._buffer or self._queue)
         if not backend.is_open and not has_data:
             return None  # a forked child that never wrote, or nothing left to write
@@ -305,6 +345,11 @@ class EventWriter(RecordQueue):
     # -- called by tblog._lifecycle ------------------------------------------------
 
     def _flush_if_due(self, now: float) -> None:
+        if self._lane and self._deadline == math.inf and self._lock.acquire(blocking=False):
+            try:  # the lane's first records since a write: their flush_secs start now
+                self._take_lane()
+            finally:
+                self._lock.release()
         if now < self._deadline or not self._lock.acquire(blocking=False):
             return
         try:
@@ -330,6 +375,7 @@ class EventWriter(RecordQueue):
             return
         try:
             if not self._closed and self._backend.is_open:
+                self._take_lane()
                 if self._buffer or self._queue:
                     self._drain(wait=False)
                 self._backend.wait_stored(deadline)
@@ -343,6 +389,7 @@ class EventWriter(RecordQueue):
         self._lock = threading.Lock()
         self._backend.forget_parent()
         self._reset()
+        self._set_lane_limit()
 
 
 class _Chunks:

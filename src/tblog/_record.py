@@ -28,7 +28,8 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def _header(length: int) -> bytes:
+def header(length: int) -> bytes:
+    """The 12 bytes before a record of ``length`` bytes: the length and its masked CRC."""
     header = _HEADER_CACHE.get(length)
     if header is None:
         packed = _U64.pack(length)
@@ -42,7 +43,7 @@ def frame(data: bytes) -> bytes:
     """Wrap one serialized record in TFRecord framing."""
     crc = crc32c(data)
     footer = _U32.pack((((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF)
-    return _header(len(data)) + data + footer
+    return header(len(data)) + data + footer
 
 
 class RecordError(ValueError):

@@ -138,6 +138,7 @@ class SummaryWriter:
         self.file_writer: FileWriter | None = None
         self.all_writers: dict[str, FileWriter] = {}
         self._main_events: Any = None  # file_writer's event writer, for add_scalar
+        self._scalars_runs: dict[str, dict[str, Any]] = {}  # add_scalars: main_tag -> key -> events
         self._get_file_writer()  # checks max_queue, flush_secs, filename_suffix
         self._device_scalars = DeviceScalarBatch(
             device_scalar_batch, float(flush_secs), self._write_device_scalars
@@ -285,7 +286,7 @@ class SummaryWriter:
             global_step = self._step(tag, global_step)
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
         try:
-            record = self._scalar_encoder.encode(tag, scalar_value, global_step, wall_time)
+            record = self._scalar_encoder.record(tag, scalar_value, global_step, wall_time)
         except UnicodeEncodeError:  # a lone surrogate: see docs/reliability.md
             _convert.to_text(tag, "tag")
             raise
@@ -293,11 +294,11 @@ class SummaryWriter:
         if events is None:
             events = self._get_file_writer().event_writer
         try:
-            events.add_record(record)
+            events.add_framed(record)
         except ValueError:  # closed outside this writer (file_writer.close(), exit): reopen
             if not events.closed:
                 raise
-            self._get_file_writer().event_writer.add_record(record)
+            self._get_file_writer().event_writer.add_framed(record)
 
     def _add_device_scalar(self, tag: str, tensor: Any, global_step: Any, walltime: Any) -> None:
         """Keep a device tensor for a batched copy (``tblog._device_scalars``)."""
@@ -354,27 +355,49 @@ class SummaryWriter:
         for key, value in tag_scalar_dict.items():
             if type(key) is not str:
                 raise TypeError(f"add_scalars({main_tag!r}): keys must be str, got {key!r}")
-            with _convert.naming_errors("add_scalars", main_tag):
-                values[key] = _convert.to_float(value, f"tag_scalar_dict[{key!r}]")
+            if type(value) is not float:
+                with _convert.naming_errors("add_scalars", main_tag):
+                    value = _convert.to_float(value, f"tag_scalar_dict[{key!r}]")
+            values[key] = value
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
-        _convert.to_text(main_tag, "main_tag")
         if same_run:
+            _convert.to_text(main_tag, "main_tag")
             for key in values:
                 _convert.to_text(key, f"add_scalars({main_tag!r}): key")
             for key, value in values.items():
                 self.add_scalar(f"{main_tag}/{key}", value, global_step, wall_time)
             return
+        if type(global_step) is int and 0 <= global_step < 2**63:
+            step = global_step
+        else:
+            step = self._step(main_tag, global_step)
+        # Each key's event writer, looked up (and its run name checked) once per
+        # main_tag and key; a closed one is looked up again.
+        runs = self._scalars_runs.get(main_tag)
+        if runs is None or not values.keys() <= runs.keys():
+            runs = self._scalars_runs[main_tag] = self._scalars_run_writers(main_tag, values)
+        record = self._scalar_encoder.record
+        for key, value in values.items():
+            framed = record(main_tag, value, step, wall_time)
+            try:
+                runs[key].add_framed(framed)
+            except ValueError:  # its run was closed (close(), exit): reopen it
+                if not runs[key].closed:
+                    raise
+                runs.update(self._scalars_run_writers(main_tag, {key: value}))
+                runs[key].add_framed(framed)
+
+    def _scalars_run_writers(self, main_tag: str, values: Mapping[str, float]) -> dict[str, Any]:
+        """The event writers of ``add_scalars``'s runs for ``main_tag`` and these keys."""
+        _convert.to_text(main_tag, "main_tag")
         prefix = main_tag.replace("/", "_")
         runs = {
             key: check_name(f"{prefix}_{key}", f"add_scalars({main_tag!r}): key {key!r} gives run")
             for key in values
         }
-        step = self._step(main_tag, global_step)
         self._get_file_writer()
-        encode = self._scalar_encoder.encode
-        for key, value in values.items():
-            events = self._run_writer(runs[key]).event_writer
-            events.add_record(encode(main_tag, value, step, wall_time))
+        known = self._scalars_runs.get(main_tag, {})
+        return {**known, **{key: self._run_writer(run).event_writer for key, run in runs.items()}}
 
     # -- histograms ---------------------------------------------------------------
 
@@ -1080,6 +1103,7 @@ class SummaryWriter:
         self._device_scalars.drain()
         writers, self.all_writers = self.all_writers, {}
         self.file_writer = self._main_events = None
+        self._scalars_runs = {}
         errors = []
         for writer in writers.values():
             try:
@@ -1104,7 +1128,7 @@ class SummaryWriter:
         """
         self._device_scalars.drain()
         state = self.__dict__.copy()
-        state.update(file_writer=None, all_writers={}, _main_events=None)
+        state.update(file_writer=None, all_writers={}, _main_events=None, _scalars_runs={})
         state["_device_scalars"] = (self._device_scalars.batch, self._device_scalars.max_wait)
         return state
 
