@@ -100,6 +100,7 @@ class RecordQueue:
         # (_take_lane) before adding or writing.
         self._lane: list[bytes] = []
         self._lane_limit = 1  # lane length that makes the appender take the lock
+        self._empty_lane_limit = 1  # the same with nothing queued (set by _set_lane_limit)
 
     def _take_lane(self) -> None:
         """Move the lane's records into the buffer, in order."""
@@ -122,6 +123,8 @@ class RecordQueue:
         if by_size < room:
             room = by_size
         self._lane_limit = LANE_MAX if room > LANE_MAX else room if room > 1 else 1
+        if not self._pending:
+            self._empty_lane_limit = self._lane_limit
 
     def _resolve_oldest(self) -> None:
         """Wait for the oldest deferred records until half the limit stay open."""
@@ -154,7 +157,8 @@ class RecordQueue:
             self._next_check = now + CHECK_INTERVAL
         if backend.writing is not None:
             self._skip_written_head()
-        self._take_lane()
+        if self._lane:
+            self._take_lane()
         failure: Exception | None = None
         queue = self._queue
         while queue:  # older chunks and deferred records first, in order
@@ -192,7 +196,7 @@ class RecordQueue:
             self._queued = 0
             self._room = backend.byte_limit
         self._deadline = math.inf
-        self._set_lane_limit()
+        self._lane_limit = self._empty_lane_limit  # _set_lane_limit() of an empty queue
         if self._commits:
             backend.commit(wait)
         return failure

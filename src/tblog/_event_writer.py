@@ -147,9 +147,12 @@ class EventWriter(RecordQueue):
                     if self._closed and not left_out:
                         return  # close() took the lane, this record with it
                     raise
+            if self._pending + len(self._lane) >= self._record_limit:
+                self._write_or_raise()  # which takes the lane and sets its limit
+                return
             self._take_lane()
-            if self._pending >= self._record_limit or len(self._buffer) >= self._room:
-                self._write_or_raise()  # which sets the lane's limit
+            if len(self._buffer) >= self._room:
+                self._write_or_raise()
             else:
                 self._set_lane_limit()
 
