@@ -333,3 +333,49 @@ def test_fuzz_builder(values: np.ndarray, chunked: bool, halves: bool, scale: fl
     full = reference_counts(values)
     first = int(np.searchsorted(H.DEFAULT_EDGES, limits[0]))
     assert list(histo.bucket[1:]) == full[first : first + len(limits) - 1].tolist()
+
+
+@pytest.mark.parametrize("size", [H.DEFER_MIN - 1, H.DEFER_MIN, 100_000, H.DEFER_MAX_BYTES // 4,
+                                  H.DEFER_MAX_BYTES // 4 + 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_counted_later_equals_counted_now(size: int, dtype: type) -> None:
+    values = (np.random.default_rng(size).standard_normal(size) * 50).astype(dtype)
+    expected = H.histogram_proto_bytes(values, "tensorflow", 40)
+    build = H.counted_later(values, 40)
+    deferred = dtype().itemsize * size <= H.DEFER_MAX_BYTES or dtype == np.int16
+    if not (H.DEFER_MIN <= size and deferred):
+        assert build is None
+        return
+    if build is None:  # int16 counts as float32: same bytes rule
+        assert np.dtype(np.float32).itemsize * size > H.DEFER_MAX_BYTES
+        return
+    values[:] = 0  # the caller changes its array at once: the builder kept a copy
+    assert build() == expected
+
+
+def test_counted_later_checks_now() -> None:
+    values = np.ones(H.DEFER_MIN, np.float32)
+    values[7] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        H.counted_later(values)
+    with pytest.raises(ValueError, match="max_bins"):
+        H.counted_later(np.ones(H.DEFER_MIN), max_bins=0)
+
+
+def test_writer_counts_weights_off_thread_in_order(logdir: object) -> None:
+    """A 256x784 weight (deferred) and a small bias (at once), interleaved, mutated
+    right after each call: the file holds each call's histogram, in call order."""
+    weight = torch.randn(256, 784)
+    bias = torch.randn(256)
+    writer = SummaryWriter(str(logdir))
+    expected = []
+    for step in range(20):
+        for tag, tensor in (("w", weight), ("b", bias)):
+            writer.add_histogram(tag, tensor, step)
+            expected.append((tag, step, H.histogram_proto_bytes(tensor.numpy())))
+            tensor.add_(0.1)  # an optimizer step
+    writer.close()
+    events = [e for e in load_run_events(str(logdir), migrate=False) if e.HasField("summary")]
+    got = [(e.summary.value[0].tag, e.step, e.summary.value[0].histo.SerializeToString())
+           for e in events]
+    assert got == expected

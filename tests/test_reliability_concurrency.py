@@ -108,11 +108,8 @@ def _file_pid(path: Path) -> int:
     return int(path.name.split(".")[-2])
 
 
-def _scalar_records(count: int, tag: str = "lane") -> list[bytes]:
-    from tblog._scalar_event import ScalarEventEncoder
-
-    encoder = ScalarEventEncoder()
-    return [encoder.record(tag, float(i), i, 1.7e9 + i) for i in range(count)]
+def _scalar_values(count: int, tag: str = "lane") -> list[tuple[str, float, int, float]]:
+    return [(tag, float(i), i, 1.7e9 + i) for i in range(count)]
 
 
 def test_lane_keeps_order_with_locked_records(logdir: Path) -> None:
@@ -122,13 +119,13 @@ def test_lane_keeps_order_with_locked_records(logdir: Path) -> None:
     from tblog.summary import text
 
     writer = open_event_writer(str(logdir), max_queue=4)
-    scalars = iter(_scalar_records(30))
+    scalars = iter(_scalar_values(30))
     expected = []
     for i in range(30):
         if i % 3 == 2:
             writer.add_record(summary_event(1.7e9, 1000 + i, text.summary("note", f"n{i}")))
             expected.append(1000 + i)
-        writer.add_framed(next(scalars))
+        writer.add_scalar(*next(scalars))
         expected.append(i)
         unwritten = len(expected) - (len(parse_all(writer.path)) - 1)  # file_version first
         assert unwritten < 4  # never max_queue records unwritten
@@ -140,15 +137,15 @@ def test_lane_race_with_close_loses_nothing_silently(logdir: Path) -> None:
     """Threads append scalars while another closes the writer: every call either
     raised ValueError (closed) or its record is in the file."""
     writer = open_event_writer(str(logdir), max_queue=1000)
-    records = _scalar_records(200_000)
+    values = _scalar_values(200_000)
     accepted = [0] * 4
     start = threading.Barrier(5)
 
     def log(k: int) -> None:
         start.wait()
-        for record in records[k::4]:
+        for value in values[k::4]:
             try:
-                writer.add_framed(record)
+                writer.add_scalar(*value)
             except ValueError:
                 return
             accepted[k] += 1
@@ -170,8 +167,8 @@ def test_lane_race_with_close_loses_nothing_silently(logdir: Path) -> None:
 def test_lane_records_reach_the_file_after_flush_secs(logdir: Path) -> None:
     """Fewer than max_queue scalars are written by the background flush, not only on close."""
     writer = open_event_writer(str(logdir), max_queue=1000, flush_secs=1)
-    for record in _scalar_records(5):
-        writer.add_framed(record)
+    for value in _scalar_values(5):
+        writer.add_scalar(*value)
     tbutil.wait_for(lambda: len(parse_all(writer.path)) == 6, 10, what="timed flush")
     writer.close()
 

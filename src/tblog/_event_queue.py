@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import Protocol
 
 from tblog._record import frame
+from tblog._scalar_event import ScalarEventEncoder
 
 # Deferred records (e.g. PNG encoding, which releases the GIL) waiting before the
 # caller blocks on the oldest half: bounds memory and keeps order.
@@ -78,6 +79,7 @@ class RecordQueue:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._scalars = ScalarEventEncoder()
         self._commits = backend.commits
         self._reset()
 
@@ -94,16 +96,21 @@ class RecordQueue:
         self._next_check = 0.0  # monotonic time of the next backend check
         # Checked first by every call: closed, an error, a backend to (re)open.
         self._alert = True
-        # The lane: framed records appended without the lock (the scalar hot path;
-        # list.append, slicing and del of a slice are atomic in CPython), newer than
-        # everything in _queue and _buffer. Locked paths move it into _buffer
-        # (_take_lane) before adding or writing.
-        self._lane: list[bytes] = []
+        # The lane: scalar values (tag, value, step, wall_time) appended without the
+        # lock (list.append, slicing and del of a slice are atomic in CPython),
+        # newer than everything in _queue and _buffer. Locked paths encode them
+        # into _buffer (_take_lane) before adding or writing anything else.
+        self._lane: list[tuple[str, float, int, float]] = []
         self._lane_limit = 1  # lane length that makes the appender take the lock
         self._empty_lane_limit = 1  # the same with nothing queued (set by _set_lane_limit)
 
     def _take_lane(self) -> None:
-        """Move the lane's records into the buffer, in order."""
+        """Encode the lane's scalars into the buffer, in order.
+
+        Done here, ten or more at a time, rather than per call: in a training
+        loop each call would otherwise meet the encoder's tables cold in the
+        CPU caches (measured: 13 us for the first scalar of a step, 1 us warm).
+        """
         lane = self._lane
         if not lane:
             return
@@ -111,7 +118,9 @@ class RecordQueue:
         if not buffer and not self._queue:
             self._deadline = time.monotonic() + self._flush_secs
         count = len(lane)  # appends may go on meanwhile: they stay for next time
-        buffer += b"".join(lane[:count])
+        record = self._scalars.record
+        for tag, value, step, wall_time in lane[:count]:
+            buffer += record(tag, value, step, wall_time)
         del lane[:count]
         self._pending += count
 

@@ -24,7 +24,6 @@ from tblog import _structured_args as _args
 from tblog._device_scalars import DEFAULT_BATCH, DeviceScalarBatch
 from tblog._file_writer import FileWriter
 from tblog._optional import require
-from tblog._scalar_event import ScalarEventEncoder
 from tblog._storage import check_name
 from tblog.summary import audio as audio_summary
 from tblog.summary import custom_scalars as custom_scalars_summary
@@ -131,7 +130,7 @@ class SummaryWriter:
         self._auto_step = bool(auto_step)
         self._png_compression = image_summary.check_png_compression(png_compression)
         self._next_auto_step: dict[str, int] = {}
-        self._scalar_encoder = ScalarEventEncoder()
+        self._scalar_tags: set[str] = set()  # tags known to encode (add_scalar checks once)
         self._text_encoder = text_summary.TextEncoder()
         self._custom_scalars_layout = custom_scalars_summary.layout_proto({})
         self._hparams = _args.HParamsRecord()
@@ -285,20 +284,26 @@ class SummaryWriter:
         if type(global_step) is not int or not 0 <= global_step < 2**63:
             global_step = self._step(tag, global_step)
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
-        try:
-            record = self._scalar_encoder.record(tag, scalar_value, global_step, wall_time)
-        except UnicodeEncodeError:  # a lone surrogate: see docs/reliability.md
-            _convert.to_text(tag, "tag")
-            raise
+        if tag not in self._scalar_tags:  # checked once: encoding happens later
+            self._check_scalar_tag(tag, "tag")
         events = self._main_events
         if events is None:
             events = self._get_file_writer().event_writer
         try:
-            events.add_framed(record)
+            events.add_scalar(tag, scalar_value, global_step, wall_time)
         except ValueError:  # closed outside this writer (file_writer.close(), exit): reopen
             if not events.closed:
                 raise
-            self._get_file_writer().event_writer.add_framed(record)
+            self._get_file_writer().event_writer.add_scalar(
+                tag, scalar_value, global_step, wall_time
+            )
+
+    def _check_scalar_tag(self, tag: str, what: str) -> None:
+        """Remember ``tag`` as a valid scalar tag once it encodes as UTF-8."""
+        _convert.to_text(tag, what)  # a lone surrogate: see docs/reliability.md
+        if len(self._scalar_tags) >= 100_000:
+            self._scalar_tags.clear()
+        self._scalar_tags.add(tag)
 
     def _add_device_scalar(self, tag: str, tensor: Any, global_step: Any, walltime: Any) -> None:
         """Keep a device tensor for a batched copy (``tblog._device_scalars``)."""
@@ -317,9 +322,8 @@ class SummaryWriter:
 
     def _write_device_scalars(self, values: list[tuple[str, float, int, float]]) -> None:
         events = self._get_file_writer().event_writer
-        encode = self._scalar_encoder.encode
         for tag, value, step, wall_time in values:
-            events.add_record(encode(tag, value, step, wall_time))
+            events.add_scalar(tag, value, step, wall_time)
 
     def add_scalars(
         self,
@@ -376,16 +380,14 @@ class SummaryWriter:
         runs = self._scalars_runs.get(main_tag)
         if runs is None or not values.keys() <= runs.keys():
             runs = self._scalars_runs[main_tag] = self._scalars_run_writers(main_tag, values)
-        record = self._scalar_encoder.record
         for key, value in values.items():
-            framed = record(main_tag, value, step, wall_time)
             try:
-                runs[key].add_framed(framed)
+                runs[key].add_scalar(main_tag, value, step, wall_time)
             except ValueError:  # its run was closed (close(), exit): reopen it
                 if not runs[key].closed:
                     raise
                 runs.update(self._scalars_run_writers(main_tag, {key: value}))
-                runs[key].add_framed(framed)
+                runs[key].add_scalar(main_tag, value, step, wall_time)
 
     def _scalars_run_writers(self, main_tag: str, values: Mapping[str, float]) -> dict[str, Any]:
         """The event writers of ``add_scalars``'s runs for ``main_tag`` and these keys."""
@@ -440,6 +442,14 @@ class SummaryWriter:
                 histo = histogram_summary.histogram_from_stats(*stats, max_bins=max_bins)
             else:
                 array = _convert.to_numpy(values, "values")
+                build = None
+                if isinstance(bins, str) and bins == "tensorflow":
+                    build = histogram_summary.counted_later(array, max_bins)
+                if build is not None:  # counted on the worker pool, in its place
+                    self._emit("add_histogram", tag,
+                               lambda: histogram_summary.summary(tag, build()),
+                               global_step, walltime)
+                    return
                 histo = histogram_summary.histogram_proto_bytes(array, bins, max_bins)
         summary = histogram_summary.summary(tag, histo)
         self._emit("add_histogram", tag, summary, global_step, walltime)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import operator
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -198,6 +199,44 @@ def histogram_proto_bytes(
             raise ValueError(f"bins={bins!r} makes no buckets; give at least two edges")
         total, squares = float64_sums(x)
     return histogram_from_counts(counts, edges, low, high, x.size, total, squares, max_bins)
+
+
+#: Default-bin histograms of this many values, up to ``DEFER_MAX_BYTES``, are
+#: copied and counted on the worker pool (``counted_later``): in a training loop
+#: the second CPU does the counting. Larger ones are counted at once, split over
+#: two threads, without a copy (a queue of 4 MB copies would cost memory).
+DEFER_MIN = 1 << 15
+DEFER_MAX_BYTES = 1 << 20
+
+
+def counted_later(values: np.ndarray, max_bins: Any = None) -> Callable[[], bytes] | None:
+    """A builder of the default-bin ``HistogramProto`` of ``values``, to run on
+    another thread, or None when ``values`` are too small or too large to gain.
+
+    Everything that can be wrong is checked now (dtype, emptiness, NaN and
+    infinity, ``max_bins``); the values are copied, so the caller may change
+    them at once (an optimizer step). The builder's bytes equal
+    ``histogram_proto_bytes(values, "tensorflow", max_bins)``.
+
+    Raises:
+        TypeError, ValueError: as ``histogram_proto_bytes``.
+    """
+    max_bins = check_max_bins(max_bins)
+    x = _as_float_vector(values)
+    if not DEFER_MIN <= x.size or x.nbytes > DEFER_MAX_BYTES:
+        return None
+    low, high = float(x.min()), float(x.max())  # NaN comes through np.min
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise nonfinite_error(x)
+    x = x.copy() if np.may_share_memory(x, values) else x
+
+    def build() -> bytes:
+        counts, _, _, total, squares = default_stats(x)
+        return histogram_from_counts(
+            counts, DEFAULT_EDGES, low, high, x.size, total, squares, max_bins
+        )
+
+    return build
 
 
 def histogram_from_stats(
