@@ -18,9 +18,7 @@ import math
 import struct
 from collections.abc import Callable
 
-from crc32c import crc32c
-
-from tblog._record import frame, header
+from tblog._record import crc32c, frame, header
 from tblog._wire import STEP_KEY, VARINTS, WALL_TIME_KEY, field, float32_bytes, varint
 
 _DOUBLE = struct.Struct("<d")

@@ -14,7 +14,8 @@ import struct
 from typing import Any
 
 import numpy as np
-from crc32c import crc32c
+
+from tblog._record import crc32c
 
 _U64 = struct.Struct("<Q").unpack_from
 _MASK = 0xA282EAD8
