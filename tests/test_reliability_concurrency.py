@@ -372,3 +372,18 @@ def test_two_writers_in_one_second_never_share_a_file(logdir: Path) -> None:
     names = {writer.path for writer in writers}
     assert len(names) == 200
     assert os.path.commonpath(list(names)) == str(logdir)
+
+
+def test_lane_take_cut_short_by_a_signal_writes_each_value_once(logdir: Path) -> None:
+    """The state a KeyboardInterrupt leaves between moving the encoded lane into
+    the buffer and emptying the lane: the next take finishes it, no duplicates.
+    (test_reliability_exit.py sends real signals; this pins the recovery.)"""
+    writer = open_event_writer(str(logdir), max_queue=1000)
+    for value in _scalar_values(6):
+        writer.add_scalar(*value)
+    lane, buffer = writer._lane, writer._buffer
+    chunk = b"".join(writer._scalars.record(*entry) for entry in lane)
+    writer._lane_mark = (lane[0], len(lane), len(buffer))
+    buffer += chunk  # ... and here the signal's exception landed
+    writer.close()
+    assert [event.step for event in parse_all(writer.path)[1:]] == list(range(6))
