@@ -19,7 +19,6 @@ import numpy as np
 from tblog import _convert
 from tblog._storage import check_name
 from tblog.summary import hparams as hparams_summary
-from tblog.summary import projector
 
 HParamValue = str | bool | float
 
@@ -100,6 +99,8 @@ def label_images(label_img: Any, count: int, where: str) -> np.ndarray:
         raise ValueError(f"{where}: label_img has {images.shape[0]} images but mat has {count}")
     if images.dtype != np.bool_ and not np.issubdtype(images.dtype, np.number):
         raise TypeError(f"{where}: label_img must hold numbers, got dtype {images.dtype}")
+    from tblog.summary import projector  # on first use (its imports cost 11 ms)
+
     return projector.to_uint8_images(images)
 
 

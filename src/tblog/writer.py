@@ -32,7 +32,6 @@ from tblog.summary import histogram as histogram_summary
 from tblog.summary import image as image_summary
 from tblog.summary import mesh as mesh_summary
 from tblog.summary import pr_curve as pr_curve_summary
-from tblog.summary import projector
 from tblog.summary import scalar as scalar_summary
 from tblog.summary import tensor as tensor_summary
 from tblog.summary import text as text_summary
@@ -1021,6 +1020,7 @@ class SummaryWriter:
             ValueError: wrong shapes or lengths, or text that is not valid Unicode.
                 Nothing is written.
         """
+        from tblog.summary import projector  # on first use: 11 ms of import tblog
         if type(tag) is not str or not tag:
             raise TypeError(f"add_embedding: tag must be a non-empty str, got {tag!r}")
         _args.check_text(tag, "add_embedding: tag")
