@@ -42,7 +42,7 @@ CONFIG_FILENAME = "projector_config.pbtxt"
 SPRITE_MAX_PX = 8192  # the projector refuses sprites wider or taller than this
 EMPTY_ROW = "(empty)"
 _MAX_DIRNAME = 200
-_ROWS_PER_CHUNK = 4096
+_ROWS_PER_CHUNK = 256  # 32k values of 128 columns: a few MB of temporaries
 # Line breaks for str.splitlines(); the projector's readers split on \n and \r.
 _TSV_UNSAFE = str.maketrans({c: " " for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
 
