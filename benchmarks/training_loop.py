@@ -96,8 +96,8 @@ def profile_tblog(steps: int, logdir: str) -> None:
         setattr(cls, name, wrapper)
 
     timed(tblog.SummaryWriter, "add_scalar", "add_scalar calls (all)")
-    timed(EventWriter, "_settle_lane", "  lane settles (lock, move, write)")
-    timed(EventWriter, "_take_lane", "    moving the lane into the buffer")
+    timed(EventWriter, "_settle_lane", "  lane settles (lock, encode, write)")
+    timed(EventWriter, "_take_lane", "    encoding the lane (10 scalars)")
     timed(LocalFile, "write", "    os.write of the buffer")
     timed(tblog.SummaryWriter, "add_histogram", "add_histogram calls")
     timed(tblog.SummaryWriter, "close", "close()")

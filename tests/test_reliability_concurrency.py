@@ -382,7 +382,7 @@ def test_lane_take_cut_short_by_a_signal_writes_each_value_once(logdir: Path) ->
     for value in _scalar_values(6):
         writer.add_scalar(*value)
     lane, buffer = writer._lane, writer._buffer
-    chunk = b"".join(lane)
+    chunk = b"".join(writer._scalars.record(*entry) for entry in lane)
     writer._lane_mark = (lane[0], len(lane), len(buffer))
     buffer += chunk  # ... and here the signal's exception landed
     writer.close()

