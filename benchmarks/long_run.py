@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import shutil
 import sys
@@ -35,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from stress import rss_bytes  # noqa: E402
+from stress import print_report, rss_bytes  # noqa: E402
 
 from tblog import SummaryWriter  # noqa: E402
 from tblog._verify import verify_logdir  # noqa: E402
@@ -97,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "tensorboard_read_s": round(read_seconds, 1),
         "tensorboard_read_ok": read_ok,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>26}: {value}")
+    print_report(report, args.json)
     if not args.logdir:
         shutil.rmtree(logdir, ignore_errors=True)
     return 0 if valid and read_ok else 1

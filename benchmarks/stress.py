@@ -114,14 +114,20 @@ def main(argv: list[str] | None = None) -> int:
         "records_verified": records,
         "valid": ok,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:>28}: {value}")
+    print_report(report, args.json)
     if not args.logdir:
         shutil.rmtree(logdir, ignore_errors=True)
     return 0 if ok else 1
+
+
+def print_report(report: dict[str, object], as_json: bool) -> None:
+    """One JSON line, or one aligned ``key: value`` line per entry."""
+    if as_json:
+        print(json.dumps(report))
+        return
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:>{width}}: {value}")
 
 
 if __name__ == "__main__":

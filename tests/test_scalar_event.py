@@ -110,11 +110,3 @@ def test_record_frame_is_what_tensorboard_reads(tmp_path) -> None:
     values = [event.summary.value[0].tensor.float_val[0] for event in events]
     assert values == [0.5 * i for i in range(len(steps))]
 
-
-def test_encoder_pickles_without_its_caches() -> None:
-    import pickle
-
-    encoder = ScalarEventEncoder()
-    encoder.record("t", 1.0, 20_000, 1.7e9)
-    copy = pickle.loads(pickle.dumps(encoder))
-    assert copy.record("t", 1.0, 20_000, 1.7e9) == encoder.record("t", 1.0, 20_000, 1.7e9)

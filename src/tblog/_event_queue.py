@@ -74,7 +74,9 @@ class Backend(Protocol):
 class RecordQueue:
     """The unstored records of one writer and their way to the backend.
 
-    Every method is called with the owning writer's lock held.
+    Every method is called with the owning writer's lock held. The owner sets
+    ``_flush_secs`` and ``_record_limit`` (``max_queue``, or no limit where the
+    backend does not count records).
     """
 
     def __init__(self, backend: Backend) -> None:
@@ -102,7 +104,6 @@ class RecordQueue:
         # into _buffer (_take_lane) before adding or writing anything else.
         self._lane: list[tuple[str, float, int, float]] = []
         self._lane_limit = 1  # lane length that makes the appender take the lock
-        self._empty_lane_limit = 1  # the same with nothing queued (set by _set_lane_limit)
         # (first entry, count, buffer length) while a take is under way: see _take_lane.
         self._lane_mark: tuple[tuple[str, float, int, float], int, int] | None = None
 
@@ -151,8 +152,6 @@ class RecordQueue:
         if by_size < room:
             room = by_size
         self._lane_limit = LANE_MAX if room > LANE_MAX else room if room > 1 else 1
-        if not self._pending:
-            self._empty_lane_limit = self._lane_limit
 
     def _resolve_oldest(self) -> None:
         """Wait for the oldest deferred records until half the limit stay open."""
@@ -224,7 +223,7 @@ class RecordQueue:
             self._queued = 0
             self._room = backend.byte_limit
         self._deadline = math.inf
-        self._lane_limit = self._empty_lane_limit  # _set_lane_limit() of an empty queue
+        self._set_lane_limit()
         if self._commits:
             backend.commit(wait)
         return failure

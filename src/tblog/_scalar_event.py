@@ -80,12 +80,8 @@ class ScalarEventEncoder:
 
     def __init__(self) -> None:
         self._prefixes: dict[str, bytes] = {}
-        # tag -> [form or None for each step-field length 0..11]
+        # tag -> [form or None for each step-field length 0..5 (steps below 2**28)]
         self._forms: dict[str, list[_Form | None]] = {}
-
-    def __reduce__(self) -> tuple[type[ScalarEventEncoder], tuple[()]]:
-        """Pickled empty (a writer sent to a spawned worker): caches refill there."""
-        return ScalarEventEncoder, ()
 
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
         """The serialized ``Event`` for one ``simple_value`` scalar.
@@ -111,11 +107,13 @@ class ScalarEventEncoder:
         Same contract as ``encode``. No per-call objects the garbage collector
         tracks: bytes and ints only.
         """
+        if not wall_time:  # left out when zero: the generic path knows how
+            return frame(self.encode(tag, value, step, wall_time))
         forms = self._forms.get(tag)
         if forms is None:
             if len(self._forms) >= _MAX_CACHED_TAGS:
                 self._forms.clear()
-            forms = self._forms[tag] = [None] * 12
+            forms = self._forms[tag] = [None] * 6
         # _step_field inlined (the common cases), tables built by the first call.
         try:
             if 0 <= step < 16384:
@@ -130,8 +128,6 @@ class ScalarEventEncoder:
         if form is None:
             form = forms[len(step_bytes)] = _form(_tag_prefix(tag), len(step_bytes))
         pack_event, pack_record, head, prefix = form
-        if not wall_time:  # left out when zero: the generic path knows how
-            return frame(self.encode(tag, value, step, wall_time))
         try:
             event = pack_event(WALL_TIME_KEY, wall_time, step_bytes, prefix, value)
         except OverflowError:  # beyond float32: the generic path rounds to +-inf

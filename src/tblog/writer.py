@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -284,7 +284,7 @@ class SummaryWriter:
             global_step = self._step(tag, global_step)
         wall_time = _time() if walltime is None else _convert.to_walltime(walltime)
         if tag not in self._scalar_tags:  # checked once: encoding happens later
-            self._check_scalar_tag(tag, "tag")
+            self._check_scalar_tag(tag)
         events = self._main_events
         if events is None:
             events = self._get_file_writer().event_writer
@@ -297,9 +297,9 @@ class SummaryWriter:
                 tag, scalar_value, global_step, wall_time
             )
 
-    def _check_scalar_tag(self, tag: str, what: str) -> None:
+    def _check_scalar_tag(self, tag: str) -> None:
         """Remember ``tag`` as a valid scalar tag once it encodes as UTF-8."""
-        _convert.to_text(tag, what)  # a lone surrogate: see docs/reliability.md
+        _convert.to_text(tag, "tag")  # a lone surrogate: see docs/reliability.md
         if len(self._scalar_tags) >= 100_000:
             self._scalar_tags.clear()
         self._scalar_tags.add(tag)
@@ -376,29 +376,28 @@ class SummaryWriter:
             step = self._step(main_tag, global_step)
         # Each key's event writer, looked up (and its run name checked) once per
         # main_tag and key; a closed one is looked up again.
-        runs = self._scalars_runs.get(main_tag)
-        if runs is None or not values.keys() <= runs.keys():
-            runs = self._scalars_runs[main_tag] = self._scalars_run_writers(main_tag, values)
+        runs = self._scalars_runs.setdefault(main_tag, {})
+        if not values.keys() <= runs.keys():
+            runs.update(self._scalars_run_writers(main_tag, values))
         for key, value in values.items():
             try:
                 runs[key].add_scalar(main_tag, value, step, wall_time)
             except ValueError:  # its run was closed (close(), exit): reopen it
                 if not runs[key].closed:
                     raise
-                runs.update(self._scalars_run_writers(main_tag, {key: value}))
+                runs.update(self._scalars_run_writers(main_tag, [key]))
                 runs[key].add_scalar(main_tag, value, step, wall_time)
 
-    def _scalars_run_writers(self, main_tag: str, values: Mapping[str, float]) -> dict[str, Any]:
-        """The event writers of ``add_scalars``'s runs for ``main_tag`` and these keys."""
+    def _scalars_run_writers(self, main_tag: str, keys: Iterable[str]) -> dict[str, Any]:
+        """The event writers of ``add_scalars``'s runs for ``main_tag`` and ``keys``."""
         _convert.to_text(main_tag, "main_tag")
         prefix = main_tag.replace("/", "_")
         runs = {
             key: check_name(f"{prefix}_{key}", f"add_scalars({main_tag!r}): key {key!r} gives run")
-            for key in values
+            for key in keys
         }
         self._get_file_writer()
-        known = self._scalars_runs.get(main_tag, {})
-        return {**known, **{key: self._run_writer(run).event_writer for key, run in runs.items()}}
+        return {key: self._run_writer(run).event_writer for key, run in runs.items()}
 
     # -- histograms ---------------------------------------------------------------
 
@@ -441,9 +440,8 @@ class SummaryWriter:
                 histo = histogram_summary.histogram_from_stats(*stats, max_bins=max_bins)
             else:
                 array = _convert.to_numpy(values, "values")
-                build = None
-                if isinstance(bins, str) and bins == "tensorflow":
-                    build = histogram_summary.counted_later(array, max_bins)
+                default_bins = isinstance(bins, str) and bins == "tensorflow"
+                build = histogram_summary.counted_later(array, max_bins) if default_bins else None
                 if build is not None:  # counted on the worker pool, in its place
                     self._emit("add_histogram", tag,
                                lambda: histogram_summary.summary(tag, build()),

@@ -184,20 +184,18 @@ def histogram_proto_bytes(
     max_bins = check_max_bins(max_bins)
     x = _as_float_vector(values)
     if isinstance(bins, str) and bins == "tensorflow":
-        counts, low, high, total, squares = default_stats(x)
-        edges = DEFAULT_EDGES
-    else:
-        low, high = float(x.min()), float(x.max())
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise nonfinite_error(x)
-        _check_bucket_count(x, bins)
-        try:
-            counts, edges = np.histogram(x.astype(np.float64, copy=False), bins=bins)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"bins={bins!r} was rejected by np.histogram: {exc}") from None
-        if len(counts) == 0:
-            raise ValueError(f"bins={bins!r} makes no buckets; give at least two edges")
-        total, squares = float64_sums(x)
+        return _default_histogram(x, max_bins)
+    low, high = float(x.min()), float(x.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise nonfinite_error(x)
+    _check_bucket_count(x, bins)
+    try:
+        counts, edges = np.histogram(x.astype(np.float64, copy=False), bins=bins)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bins={bins!r} was rejected by np.histogram: {exc}") from None
+    if len(counts) == 0:
+        raise ValueError(f"bins={bins!r} makes no buckets; give at least two edges")
+    total, squares = float64_sums(x)
     return histogram_from_counts(counts, edges, low, high, x.size, total, squares, max_bins)
 
 
@@ -221,22 +219,23 @@ def counted_later(values: np.ndarray, max_bins: Any = None) -> Callable[[], byte
     Raises:
         TypeError, ValueError: as ``histogram_proto_bytes``.
     """
+    if values.size < DEFER_MIN:  # before any conversion: the common small case
+        return None
     max_bins = check_max_bins(max_bins)
     x = _as_float_vector(values)
-    if not DEFER_MIN <= x.size or x.nbytes > DEFER_MAX_BYTES:
+    if x.nbytes > DEFER_MAX_BYTES:
         return None
     low, high = float(x.min()), float(x.max())  # NaN comes through np.min
     if not (math.isfinite(low) and math.isfinite(high)):
         raise nonfinite_error(x)
     x = x.copy() if np.may_share_memory(x, values) else x
+    return lambda: _default_histogram(x, max_bins)
 
-    def build() -> bytes:
-        counts, _, _, total, squares = default_stats(x)
-        return histogram_from_counts(
-            counts, DEFAULT_EDGES, low, high, x.size, total, squares, max_bins
-        )
 
-    return build
+def _default_histogram(x: np.ndarray, max_bins: int | None) -> bytes:
+    """``HistogramProto`` bytes of a float vector over ``DEFAULT_EDGES``."""
+    counts, low, high, total, squares = default_stats(x)
+    return histogram_from_counts(counts, DEFAULT_EDGES, low, high, x.size, total, squares, max_bins)
 
 
 def histogram_from_stats(
