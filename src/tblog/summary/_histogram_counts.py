@@ -4,20 +4,19 @@ TensorBoard's default buckets (``bins="tensorflow"``) are the 1549 edges
 ``-1e20 < ... < -1e-12, 0, 1e-12 < ... < 1e20`` spaced by a factor 1.1, built
 exactly as torch builds them, so the same values give the same buckets.
 
-Counting against them is the hot path of ``add_histogram``. Sorting a million
-floats (what ``np.histogram`` does) costs more than everything else together,
-so values are bucketed by the top bits of their binary form instead: the
-values sharing a 15-bit prefix (16 for float64) span a range narrower than the
-1.1 ratio between edges, so one table lookup per value gives the one edge that
-can split its prefix and the bucket below it, and one comparison finishes.
-The counts equal ``np.histogram`` on the values cast to float64, which is what
-torch computes (tests/test_histogram.py checks it, also by fuzzing).
+Counting against them is the hot path of ``add_histogram``. The values are
+sorted, a cache-sized chunk at a time, and one binary search per edge then
+gives every bucket's count; the chunk's ends are its min and max. numpy's
+sort is vectorised (AVX-512 where the CPU has it) and releases the GIL, so
+it beats any per-value bucket lookup here: those end in ``np.bincount``, which
+holds the GIL. The counts equal ``np.histogram`` on the values cast to
+float64, which is what torch computes (``half_open_edges``;
+tests/test_histogram.py checks it, also by fuzzing).
 
 A large input is counted in two fixed halves, one on the caller's thread and
-one on a helper thread where a second CPU is free; both stay in float32 and
-read each value once, computing buckets, min/max and the float64 sums in the
-same cache-sized chunks. A torch tensor on an accelerator is counted where it
-lives (``torch_stats``): only the counts and five numbers cross to the host.
+one on a helper thread where a second CPU is free. A torch tensor on an
+accelerator is counted where it lives (``torch_stats``): only the counts and
+five numbers cross to the host.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-_CHUNK = 1 << 16  # values per pass over a large input: its scratch stays in cache
+_CHUNK = 1 << 17  # values sorted at a time: the chunk and its float64 copy fit in L2
 _T = TypeVar("_T")
 
 
@@ -70,98 +69,56 @@ def half_open_edges(dtype: np.dtype) -> np.ndarray:
     return edges
 
 
-class _PrefixTable:
-    """Per float dtype: the default bucket of every bit prefix of its values.
+def _sorted_stats(x: np.ndarray) -> tuple[np.ndarray, float, float, float, float]:
+    """(counts over the default buckets, min, max, sum, sum of squares) of a
+    1-D float32/float64 array, the sums accumulated in float64 as torch does.
 
-    A prefix is the sign, the exponent and the top mantissa bits of a float
-    (15 bits of a float32, 16 of a float64): the values sharing one form a
-    range narrower than the 1.1 ratio between edges, so it holds at most one
-    edge. The table gives each prefix that edge (+inf when it has none) and
-    the bucket below it; a value's bucket is that one, plus one when the value
-    is at or above the edge. Buckets are numbered from 1 here: 0 is below the
-    edges, ``nbins + 1`` (and above) beyond them or not finite.
+    NaN and infinities are not counted; min/max then are NaN or infinite.
     """
-
-    def __init__(self, dtype: np.dtype) -> None:
-        self.uint = np.dtype(f"u{dtype.itemsize}")
-        bits = 15 if dtype.itemsize == 4 else 16
-        self.shift = self.uint.type(dtype.itemsize * 8 - bits)
-        self.edges = half_open_edges(dtype)
-        self.nbins = nbins = len(self.edges) - 1
-        prefix = np.arange(1 << bits, dtype=self.uint) << self.shift
-        first = prefix.view(dtype)
-        last = (prefix | self.uint.type((1 << int(self.shift)) - 1)).view(dtype)
-        # All-ones exponent: inf and NaN.
-        exponent = (1 << (bits - 1)) - (1 << (bits - 9 if bits == 15 else bits - 12))
-        finite = (np.arange(1 << bits) & exponent) != exponent
-        with np.errstate(invalid="ignore"):
-            lows, highs = np.minimum(first, last), np.maximum(first, last)
-        below, above = self.bucket(lows) + 1, self.bucket(highs) + 1  # in 0 .. nbins + 1
-        if np.any(above[finite] - below[finite] > 1):
-            raise AssertionError("a bit prefix spans two bucket edges")
-        straddles = (below != above) & finite
-        # One gather per value fetches both: a record of (edge, bucket below).
-        self.entries = np.zeros(1 << bits, dtype=[("edge", dtype), ("bucket", np.int32)])
-        self.entries["edge"] = np.inf
-        self.entries["edge"][straddles] = self.edges[above[straddles] - 1]
-        self.entries["bucket"] = np.where(finite, below, nbins + 1)
-
-    def bucket(self, values: np.ndarray) -> np.ndarray:
-        """Default bucket of each value: -1 below the edges, nbins above."""
-        return np.searchsorted(self.edges, values, side="right") - 1
-
-    def stats(self, x: np.ndarray) -> tuple[np.ndarray, float, float, float, float]:
-        """(counts over the default buckets, min, max, sum, sum of squares) of
-        a 1-D array, the sums accumulated in float64 as torch does.
-
-        NaN and infinities are not counted; min/max then are NaN or infinite.
-        """
-        size = min(x.size, _CHUNK)
-        prefixes = np.empty(size, self.uint)
-        entries = np.empty(size, self.entries.dtype)
-        above = np.empty(size, np.bool_)
-        buckets = np.empty(size, np.intp)
-        # The sums reuse the buckets' memory once counted: less scratch, more cache.
-        wide = buckets.view(np.float64) if buckets.itemsize == 8 else np.empty(size, np.float64)
-        counts = np.zeros(self.nbins + 3, np.intp)
-        bits = x.view(self.uint)
-        lows, highs = [], []
-        total = squares = 0.0
-        # One pass in chunks whose scratch arrays stay in cache, so each value
-        # is read from memory once. mode="clip" skips numpy's bounds checks
-        # (prefixes are always in range): 3x faster. No BLAS for the sums: its
-        # threads would spin on the other core long after np.dot returns.
-        with np.errstate(over="ignore"):  # sums: inf, as torch gets, for huge float64
-            for start in range(0, x.size, _CHUNK):
-                chunk = x[start : start + _CHUNK]
-                n = chunk.size
-                p, e, a, b, y = prefixes[:n], entries[:n], above[:n], buckets[:n], wide[:n]
-                lows.append(chunk.min())
-                highs.append(chunk.max())
-                np.right_shift(bits[start : start + n], self.shift, out=p)
-                np.take(self.entries, p, out=e, mode="clip")
-                np.greater_equal(chunk, e["edge"], out=a)
-                np.add(e["bucket"], a, out=b, casting="unsafe")
-                counts += np.bincount(b, minlength=self.nbins + 3)
-                chunk_total, chunk_squares = _chunk_sums(chunk, y)
-                total += chunk_total
-                squares += chunk_squares
-        # np.min/np.max, unlike Python's min/max, let a NaN through.
-        low, high = float(np.min(lows)), float(np.max(highs))
-        return counts[1 : self.nbins + 1], low, high, total, squares
+    edges = half_open_edges(x.dtype)
+    if x.size <= _CHUNK:
+        ordered = np.sort(x)  # NaN sorts last, so it shows as the max
+        total, squares = float64_sums(x)  # in the input's order, as torch sums
+        below = np.searchsorted(ordered, edges)  # per edge: how many values lie below it
+        return np.diff(below), float(ordered[0]), float(ordered[-1]), total, squares
+    chunk_memory, wide = _scratch(x.dtype)
+    below = np.zeros(len(edges), np.intp)
+    ends = []
+    total = squares = 0.0
+    with np.errstate(over="ignore"):  # sums: inf, as torch gets, for huge float64
+        for start in range(0, x.size, _CHUNK):
+            values = x[start : start + _CHUNK]
+            chunk = chunk_memory[: values.size]
+            chunk[...] = values
+            # Summed from cache, before the sort: in the input's order, as torch
+            # sums (a sorted order cancels more: -3e38, 1, 3e38).
+            chunk_total, chunk_squares = _chunk_sums(chunk, wide[: chunk.size])
+            total += chunk_total
+            squares += chunk_squares
+            chunk.sort()
+            ends += chunk[0], chunk[-1]
+            # Only the edges inside the chunk's range need a search: none of
+            # its values lie below those under it, all below those above it.
+            first, last = np.searchsorted(edges, ends[-2:], side="right")
+            below[first:last] += np.searchsorted(chunk, edges[first:last])
+            below[last:] += chunk.size
+    # np.min/np.max, unlike Python's min/max, let a NaN through.
+    return np.diff(below), float(np.min(ends)), float(np.max(ends)), total, squares
 
 
-_tables: dict[np.dtype, _PrefixTable] = {}
-_tables_lock = threading.Lock()
+_per_thread = threading.local()
 
 
-def _table(dtype: np.dtype) -> _PrefixTable:
-    table = _tables.get(dtype)
-    if table is None:
-        with _tables_lock:
-            table = _tables.get(dtype) or _PrefixTable(dtype)
-            _tables[dtype] = table
-    return table
+def _scratch(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's chunk buffers (``_CHUNK`` values of ``dtype``, and as many
+    float64), kept between calls: fresh ones would cost a page fault per 4 KiB
+    (a fifth of the time of a 1M-value histogram)."""
+    buffers = getattr(_per_thread, "buffers", {})
+    _per_thread.buffers = buffers
+    pair = buffers.get(dtype)
+    if pair is None or pair[0].size != _CHUNK:  # tests change _CHUNK
+        pair = buffers[dtype] = np.empty(_CHUNK, dtype), np.empty(_CHUNK, np.float64)
+    return pair
 
 
 def _chunk_sums(chunk: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:
@@ -198,20 +155,19 @@ def default_stats(x: np.ndarray) -> tuple[np.ndarray, float, float, float, float
     sum and sum of squares (accumulated in float64).
 
     A large vector is cut in two halves, counted at once on the caller's
-    thread and a helper thread where there is a second CPU (numpy releases
-    the GIL in all but ``np.bincount``). The halves are the same either way,
+    thread and a helper thread where there is a second CPU (numpy's sort and
+    searches release the GIL). The halves are the same either way,
     so the float sums do not depend on the machine.
 
     Raises:
         ValueError: a value is NaN or infinite.
     """
-    table = _table(x.dtype)
     if x.size < _SPLIT_MIN:
-        counts, low, high, total, squares = table.stats(x)
+        counts, low, high, total, squares = _sorted_stats(x)
     else:
-        middle = x.size // 2 // _CHUNK * _CHUNK or x.size // 2
-        first = _run_on_helper(table.stats, x[:middle])
-        counts, low, high, total, squares = table.stats(x[middle:])
+        middle = x.size // 2
+        first = _run_on_helper(_sorted_stats, x[:middle])
+        counts, low, high, total, squares = _sorted_stats(x[middle:])
         counts_1, low_1, high_1, total_1, squares_1 = first()
         counts = counts + counts_1
         low, high = float(np.min([low_1, low])), float(np.max([high_1, high]))
