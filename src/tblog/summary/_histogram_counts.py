@@ -16,9 +16,8 @@ tests/test_histogram.py checks it, also by fuzzing).
 A large input is counted in two fixed halves, one on the caller's thread and
 one on a helper thread where a second CPU is free. Each counting thread keeps
 its chunk buffers (1.5 MiB for float32, 2 MiB for float64) for the next call.
-A torch tensor on an
-accelerator is counted where it lives (``torch_stats``): only the counts and
-five numbers cross to the host.
+A torch tensor on an accelerator is counted where it lives (``torch_stats``):
+only the counts and five numbers cross to the host.
 """
 
 from __future__ import annotations
