@@ -104,7 +104,9 @@ def _sorted_stats(x: np.ndarray) -> tuple[np.ndarray, float, float, float, float
     return np.diff(below), float(np.min(ends)), float(np.max(ends)), total, squares
 
 
-def _count_below(ordered: np.ndarray, edges: np.ndarray, below: np.ndarray, add: bool = False) -> None:
+def _count_below(
+    ordered: np.ndarray, edges: np.ndarray, below: np.ndarray, add: bool = False
+) -> None:
     """Set (or with ``add``, increase) ``below[i]`` by how many of the sorted
     ``ordered`` values lie below ``edges[i]``.
 
