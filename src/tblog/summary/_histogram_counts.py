@@ -77,14 +77,13 @@ def _sorted_stats(x: np.ndarray) -> tuple[np.ndarray, float, float, float, float
     NaN and infinities are not counted; min/max then are NaN or infinite.
     """
     edges = half_open_edges(x.dtype)
+    below = np.zeros(len(edges), np.intp)  # per edge: how many values lie below it
     if x.size <= _CHUNK:
         ordered = np.sort(x)  # NaN sorts last, so it shows as the max
         total, squares = float64_sums(x)  # in the input's order, as torch sums
-        below = np.zeros(len(edges), np.intp)  # per edge: how many values lie below it
         _count_below(ordered, edges, below)
         return _bucket_counts(below), float(ordered[0]), float(ordered[-1]), total, squares
     chunk_memory, wide = _scratch(x.dtype)
-    below = np.zeros(len(edges), np.intp)
     ends = []
     total = squares = 0.0
     with np.errstate(over="ignore"):  # sums: inf, as torch gets, for huge float64
